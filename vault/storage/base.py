@@ -1,0 +1,199 @@
+"""The abstract storage contract that Pyrogram-family clients call."""
+
+from __future__ import annotations
+
+import abc
+import enum
+import time
+from collections.abc import Iterable
+from typing import Any, ClassVar, Final
+
+from ..errors import InvalidSessionString
+from ..peers import PeerRow
+from ..session_string import (
+    OLD_SESSION_STRING_FORMAT,
+    OLD_SESSION_STRING_FORMAT_64,
+    SESSION_STRING_FORMAT,
+    SessionData,
+    decode_session_string,
+    encode_session_string,
+)
+
+__all__ = ["UNSET", "StateRow", "Storage", "Unset"]
+
+#: ``(id, pts, qts, date, seq)`` of one update state entry.
+StateRow = tuple[int, "int | None", "int | None", "int | None", "int | None"]
+
+
+class Unset(enum.Enum):
+    """Type of :data:`UNSET`, the "no argument" marker of the accessors."""
+
+    UNSET = enum.auto()
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+#: Marks "no argument" in accessors such as ``dc_id()``. It is not ``None``, because clients
+#: call ``user_id(None)`` and ``is_bot(None)`` to clear a value.
+UNSET: Final = Unset.UNSET
+
+
+class Storage(abc.ABC):
+    """What every session storage offers: lifecycle, session fields, peer cache, update state.
+
+    Every method is a coroutine. The session fields (``dc_id``, ``api_id``, ``test_mode``,
+    ``auth_key``, ``date``, ``user_id``, ``is_bot``) are read with no argument and written with
+    one: ``await s.dc_id()`` reads, ``await s.dc_id(4)`` writes, ``await s.user_id(None)`` clears.
+
+    Peer lookups raise :class:`KeyError` when the peer is not cached (or its username is older
+    than :attr:`USERNAME_TTL` seconds): clients rely on that.
+
+    Subclass it to write a backend; implement every abstract method. Session string export and
+    import are provided here on top of the accessors.
+    """
+
+    # The Pyrogram-family names of the string formats, for code that reads them off a storage.
+    SESSION_STRING_FORMAT: ClassVar[str] = SESSION_STRING_FORMAT
+    OLD_SESSION_STRING_FORMAT: ClassVar[str] = OLD_SESSION_STRING_FORMAT
+    OLD_SESSION_STRING_FORMAT_64: ClassVar[str] = OLD_SESSION_STRING_FORMAT_64
+    SESSION_STRING_SIZE: ClassVar[int] = 351
+    SESSION_STRING_SIZE_64: ClassVar[int] = 356
+
+    #: Seconds after which a cached username no longer resolves (Telegram usernames move).
+    USERNAME_TTL: ClassVar[int] = 8 * 60 * 60
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+    def _now(self) -> int:
+        """The current time in whole seconds; one place, so tests can move the clock."""
+        return int(time.time())
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Open the storage, creating or migrating it as needed."""
+
+    @abc.abstractmethod
+    async def save(self) -> None:
+        """Make everything written so far durable and record the save ``date``."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Close the storage. Closing twice, or before ``open()``, does nothing."""
+
+    @abc.abstractmethod
+    async def delete(self) -> None:
+        """Remove the stored session for good (clients call it on log-out)."""
+
+    # --- peer cache --------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def update_peers(self, peers: Iterable[PeerRow]) -> None:
+        """Insert or replace peers given as ``(id, access_hash, type, username, phone_number)``."""
+
+    @abc.abstractmethod
+    async def update_usernames(self, usernames: Iterable[tuple[int, str]]) -> None:
+        """Set extra usernames: for each peer id named, the given ones replace its old ones."""
+
+    @abc.abstractmethod
+    async def get_peer_by_id(self, peer_id: int) -> Any:
+        """Return the input peer cached under ``peer_id``; :class:`KeyError` if there is none."""
+
+    @abc.abstractmethod
+    async def get_peer_by_username(self, username: str) -> Any:
+        """Return the input peer with this lower-case username; :class:`KeyError` if none/stale."""
+
+    @abc.abstractmethod
+    async def get_peer_by_phone_number(self, phone_number: str) -> Any:
+        """Return the input peer with this phone number; :class:`KeyError` if there is none."""
+
+    # --- update state ------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def update_state(self, value: StateRow | int | Unset = UNSET) -> list[StateRow] | None:
+        """Without an argument, list ``(id, pts, qts, date, seq)`` rows; with a tuple, insert or
+        replace that row; with an int, delete the row of that id."""
+
+    async def remove_state(self, chat_id: int) -> None:
+        """Delete the update state of ``chat_id`` (Pyrofork calls this when leaving a chat)."""
+        await self.update_state(chat_id)
+
+    # --- session fields ----------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def dc_id(self, value: int | Unset = UNSET) -> int | None:
+        """Data center id of the session."""
+
+    @abc.abstractmethod
+    async def api_id(self, value: int | Unset | None = UNSET) -> int | None:
+        """API id the session was created with."""
+
+    @abc.abstractmethod
+    async def test_mode(self, value: bool | Unset | None = UNSET) -> bool | None:
+        """Whether the session is on Telegram's test servers."""
+
+    @abc.abstractmethod
+    async def auth_key(self, value: bytes | Unset | None = UNSET) -> bytes | None:
+        """The 256-byte MTProto auth key: the account's credential."""
+
+    @abc.abstractmethod
+    async def date(self, value: int | Unset = UNSET) -> int | None:
+        """Unix time of the last ``save()``."""
+
+    @abc.abstractmethod
+    async def user_id(self, value: int | Unset | None = UNSET) -> int | None:
+        """Id of the logged-in account; ``None`` clears it."""
+
+    @abc.abstractmethod
+    async def is_bot(self, value: bool | Unset | None = UNSET) -> bool | None:
+        """Whether the logged-in account is a bot; ``None`` clears it."""
+
+    # --- session strings ---------------------------------------------------------------------
+
+    async def session_data(self) -> SessionData:
+        """The session fields a session string carries.
+
+        Raises :class:`~vault.errors.InvalidSessionString` if the session is not logged in yet.
+        """
+        dc_id, api_id, test_mode = await self.dc_id(), await self.api_id(), await self.test_mode()
+        auth_key, user_id, is_bot = await self.auth_key(), await self.user_id(), await self.is_bot()
+        if dc_id is None or auth_key is None or user_id is None:
+            raise InvalidSessionString(
+                "cannot export a session string: the session is not logged in yet "
+                "(no auth key or user id); log in first"
+            )
+        return SessionData(
+            dc_id=dc_id,
+            api_id=api_id,
+            test_mode=bool(test_mode),
+            auth_key=bytes(auth_key),
+            user_id=user_id,
+            is_bot=bool(is_bot),
+        )
+
+    async def load_session_data(self, data: SessionData) -> None:
+        """Write decoded session fields into this (open) storage; the save ``date`` is reset."""
+        await self.dc_id(data.dc_id)
+        await self.api_id(data.api_id)
+        await self.test_mode(data.test_mode)
+        await self.auth_key(data.auth_key)
+        await self.user_id(data.user_id)
+        await self.is_bot(data.is_bot)
+        await self.date(0)
+
+    async def export_session_string(self) -> str:
+        """Serialise the session as a Pyrogram session string (362 characters).
+
+        Anyone who has the string has the account: treat it like a password.
+        """
+        return encode_session_string(await self.session_data())
+
+    async def import_session_string(self, session_string: str) -> None:
+        """Load a Pyrogram session string (any of its three formats) into this open storage."""
+        await self.load_session_data(decode_session_string(session_string))

@@ -1,0 +1,114 @@
+"""FileStorage: a session in ``<workdir>/<name>.session``, as every Pyrogram-family client reads."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import stat
+from pathlib import Path
+
+import aiosqlite
+
+from ..errors import SessionInUseError, StorageError
+from .sqlite import SQLiteStorage
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows has no advisory locks of this kind
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["FileStorage"]
+
+log = logging.getLogger(__name__)
+
+_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+class FileStorage(SQLiteStorage):
+    """A session in an SQLite file, ``<workdir>/<name>.session`` (the default storage).
+
+    The file is the same format Pyrogram 2.x and Pyrofork write, and older files are migrated
+    in place when opened. New files are created readable by their owner only (mode 0600), a
+    work directory vault creates gets mode 0700, and an existing session file that others can
+    read is tightened to 0600 when opened.
+
+    While open, the file is locked: a second process (or a second storage object) opening the
+    same session gets :class:`~vault.errors.SessionInUseError`, because two clients sharing one
+    auth key make Telegram revoke it.
+    """
+
+    FILE_EXTENSION = ".session"
+
+    def __init__(self, name: str, workdir: str | os.PathLike[str] = ".") -> None:
+        super().__init__(name)
+        self.workdir = Path(workdir)
+        self.database = self.workdir / (name + self.FILE_EXTENSION)
+        self._lock_fd: int | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, database={str(self.database)!r})"
+
+    async def open(self) -> None:
+        """Open the session file, creating it (mode 0600) or migrating it as needed.
+
+        Raises :class:`~vault.errors.SessionInUseError` if the file is open elsewhere and
+        :class:`~vault.errors.SchemaError` if it is not a Pyrogram-family session file.
+        """
+        self._check_can_open()
+        if not self.workdir.is_dir():
+            self.workdir.mkdir(mode=0o700, parents=True)
+        self._lock_fd = self._lock()
+        try:
+            self.conn = await aiosqlite.connect(self.database, isolation_level=None)
+            await self.conn.execute_fetchall("PRAGMA journal_mode = WAL")
+            await self.conn.execute_fetchall("PRAGMA synchronous = NORMAL")
+            await self.create()
+        except BaseException:
+            await self._abandon()
+            self._unlock()
+            raise
+
+    def _lock(self) -> int:
+        """Create the file owner-only if it is new, tighten it if others can read it, lock it."""
+        try:
+            fd = os.open(self.database, os.O_RDWR | os.O_CREAT, 0o600)
+        except PermissionError:
+            raise StorageError(
+                f"cannot open {self.database}: permission denied; check the file's owner and "
+                "mode, or pass another workdir"
+            ) from None
+        try:
+            mode = os.fstat(fd).st_mode
+            if mode & (stat.S_IRWXG | stat.S_IRWXO):
+                os.fchmod(fd, stat.S_IRUSR | stat.S_IWUSR)
+                log.info("tightened permissions of %s to 0600", self.database)
+            if fcntl is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    raise SessionInUseError(
+                        f"{self.database} is already open in another process or storage "
+                        "object; stop the other client first (two clients on one auth key "
+                        "make Telegram revoke it)"
+                    ) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def _unlock(self) -> None:
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            os.close(fd)  # closing the descriptor releases the flock
+
+    async def close(self) -> None:
+        await super().close()
+        self._unlock()
+
+    async def delete(self) -> None:
+        """Close the storage if it is open and remove the session file and its side files."""
+        await self.close()
+        for suffix in ("", *_SIDE_FILES):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(f"{self.database}{suffix}")
