@@ -91,6 +91,12 @@ class Storage(abc.ABC):
     async def delete(self) -> None:
         """Remove the stored session for good (clients call it on log-out)."""
 
+    async def purge_stale_copies(self) -> None:
+        """Best effort: drop stale copies of overwritten data that the medium keeps (journals,
+        write-ahead logs). Called after a secret is replaced; backends without such copies
+        need not override it."""
+        return
+
     # --- peer cache --------------------------------------------------------------------------
 
     @abc.abstractmethod

@@ -57,6 +57,7 @@ class SQLiteStorage(Storage):
     def __init__(self, name: str) -> None:
         super().__init__(name)
         self.conn: aiosqlite.Connection | None = None
+        self._live: aiosqlite.Connection | None = None  # the connection create() accepted
         self._closed = False
         self._write_lock = asyncio.Lock()
 
@@ -75,7 +76,7 @@ class SQLiteStorage(Storage):
             raise StorageClosedError(
                 f"{self!r} was closed; create a new storage object to open the session again"
             )
-        if self.conn is not None:
+        if self._live is not None:
             raise StorageStateError(f"{self!r} is already open; open() it only once")
 
     async def create(self) -> None:
@@ -87,6 +88,13 @@ class SQLiteStorage(Storage):
         conn = self.conn
         if conn is None:
             raise StorageNotOpenError("create() needs self.conn; set it in open() first")
+        if self._live is not None or self._closed:
+            # open() ran again on an open or closed storage: keep the state it had.
+            if conn is not self._live:
+                await conn.close()
+            self.conn = self._live
+            self._check_can_open()
+        self._live = conn
         try:
             await conn.execute_fetchall("PRAGMA secure_delete = ON")
             async with self._transaction() as db:
@@ -130,9 +138,9 @@ class SQLiteStorage(Storage):
 
     async def _abandon(self) -> None:
         """Close a connection that failed to open, leaving the object closed."""
-        if self.conn is not None:
-            await self.conn.close()
-            self.conn = None
+        conn, self._live, self.conn = self._live, None, None
+        if conn is not None:
+            await conn.close()
         self._closed = True
 
     async def save(self) -> None:
@@ -141,14 +149,29 @@ class SQLiteStorage(Storage):
 
     async def close(self) -> None:
         """Close the database. Closing twice, or before ``open()``, does nothing."""
-        conn, self.conn = self.conn, None
+        conn, self._live, self.conn = self._live, None, None
         if conn is not None:
             self._closed = True
             async with self._write_lock:
                 await conn.close()
 
     async def delete(self) -> None:
-        """Empty every table of the session (subclasses with a file remove the file instead)."""
+        """Empty every table of the session (subclasses with a file remove the file instead).
+
+        Clients call this after ``close()`` on log-out, so a closed storage is opened again
+        through its own ``open()`` just for the wipe.
+        """
+        if self._live is None:
+            self._closed = False
+            await self.open()
+            try:
+                await self._wipe()
+            finally:
+                await self.close()
+        else:
+            await self._wipe()
+
+    async def _wipe(self) -> None:
         async with self._transaction() as db:
             for table in ("peers", "usernames", "update_state"):
                 await db.execute_fetchall(f"DELETE FROM {table}")
@@ -157,16 +180,22 @@ class SQLiteStorage(Storage):
                 "date = 0, user_id = NULL, is_bot = NULL"
             )
 
+    async def purge_stale_copies(self) -> None:
+        """Checkpoint and truncate the write-ahead log, so overwritten pages (an old auth key)
+        leave the WAL; ``secure_delete`` already zeroes freed content in the database itself."""
+        async with self._write_lock:
+            await self._db().execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
+
     # --- plumbing ----------------------------------------------------------------------------
 
     def _db(self) -> aiosqlite.Connection:
-        if self.conn is None:
+        if self._live is None:
             if self._closed:
                 raise StorageClosedError(
                     f"{self!r} is closed; create a new storage object to use the session again"
                 )
             raise StorageNotOpenError(f"{self!r} is not open; await open() first")
-        return self.conn
+        return self._live
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
