@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
+# The examples are tested as shipped: make examples/*.py importable by module name.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+
 from vault.storage import Storage
 
 from .backends import BACKENDS, Backend
+from .servers import mongo_clients, mongo_server, redis_client, redis_url  # noqa: F401
 
 
 @pytest.fixture(params=sorted(BACKENDS))

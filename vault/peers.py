@@ -71,7 +71,7 @@ def _client_raw_types() -> Any:
             if importlib.util.find_spec(package) is None:
                 continue
             return importlib.import_module(f"{package}.raw.types")
-        except ImportError:
+        except (ImportError, ValueError):  # ValueError: blocked in sys.modules
             continue
     return None
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import struct
 from dataclasses import dataclass, field
 
@@ -49,6 +50,7 @@ _FORMATS_BY_LENGTH = {
     356: OLD_SESSION_STRING_FORMAT_64,
     351: OLD_SESSION_STRING_FORMAT,
 }
+_URLSAFE = re.compile(r"[A-Za-z0-9_-]*")
 _EXPECTED = (
     "expected a Pyrogram session string: 362 characters of urlsafe base64 "
     "(or 356/351 for the old formats without api_id)"
@@ -144,7 +146,9 @@ def decode_session_string(text: str) -> SessionData:
             )
         raise InvalidSessionString(f"{_EXPECTED}; got {len(text)} characters{hint}")
     try:
-        packed = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+        if not _URLSAFE.fullmatch(text):
+            raise ValueError
+        packed = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError):
         raise InvalidSessionString(
             f"{_EXPECTED}; it contains characters outside that alphabet"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sqlite3
 import stat
 from pathlib import Path
 
@@ -61,9 +62,15 @@ class FileStorage(SQLiteStorage):
         self._lock_fd = self._lock()
         try:
             self.conn = await aiosqlite.connect(self.database, isolation_level=None)
+            await self.create()
+            # After create(): a file that is not a session must be left exactly as it was.
             await self.conn.execute_fetchall("PRAGMA journal_mode = WAL")
             await self.conn.execute_fetchall("PRAGMA synchronous = NORMAL")
-            await self.create()
+            # Point reads take microseconds: they run on the caller's thread through a second
+            # connection, which WAL lets read while the first one writes.
+            reader = sqlite3.connect(self.database, isolation_level=None, check_same_thread=False)
+            self._use_reader(reader)
+            reader.execute("PRAGMA query_only = ON")
         except BaseException:
             await self._abandon()
             self._unlock()

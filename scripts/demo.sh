@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Set up session-vault in .venv and run the demo on the embedded default (a FileStorage).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VAULT_APT=0 VAULT_EXTRAS=keyring source scripts/setup.sh
+exec "$PY" examples/demo.py

@@ -1,0 +1,42 @@
+"""The documentation's runnable examples run as written (blocks starting with ``# example:``)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+BLOCK = re.compile(r"```python\n(# example: (.+?)\n.*?)```", re.DOTALL)
+
+
+def examples() -> list[tuple[str, str]]:
+    found = []
+    for page in sorted(DOCS.glob("*.md")):
+        for match in BLOCK.finditer(page.read_text()):
+            found.append((f"{page.name}: {match.group(2)}", match.group(1)))
+    return found
+
+
+EXAMPLES = examples()
+
+
+def test_the_docs_have_examples() -> None:
+    assert len(EXAMPLES) >= 3
+
+
+@pytest.mark.parametrize(("name", "code"), EXAMPLES, ids=[name for name, _ in EXAMPLES])
+def test_example_runs(name: str, code: str, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, f"{name} failed:\n{result.stderr}"
+    assert result.stdout.strip(), f"{name} printed nothing"
