@@ -19,5 +19,8 @@ bash scripts/with-keyring.sh "$PY" -m pytest -q -p no:cacheprovider
 step "stress tests"
 bash scripts/with-keyring.sh "$PY" -m pytest -q -p no:cacheprovider -m stress
 
+step "Pyrogram-family compatibility (one venv per client package)"
+"$PY" -m nox --no-color
+
 step "docs"
 "$PY" -m mkdocs build --strict -q -d "$(mktemp -d)"

@@ -127,6 +127,18 @@ async def test_a_refused_open_can_be_retried_by_a_new_object(tmp_path: Path) -> 
     await s.close()
 
 
+async def test_a_refused_open_can_be_retried_on_the_same_object(tmp_path: Path) -> None:
+    path = tmp_path / "again.session"
+    path.write_bytes(b"x" * 100)
+    s = FileStorage("again", workdir=tmp_path)
+    with pytest.raises(SchemaError):
+        await s.open()
+    path.unlink()
+    await s.open()
+    assert await s.dc_id() == 2
+    await s.close()
+
+
 async def test_second_opener_of_one_file_is_refused(tmp_path: Path) -> None:
     first = FileStorage("shared", workdir=tmp_path)
     await first.open()

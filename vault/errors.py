@@ -15,6 +15,7 @@ from __future__ import annotations
 __all__ = [
     "CorruptedError",
     "InvalidSessionString",
+    "KeySlotError",
     "KeyringUnavailableError",
     "PlaintextSessionError",
     "SchemaError",
@@ -93,3 +94,7 @@ class PlaintextSessionError(VaultError):
 
 class KeyringUnavailableError(VaultError, RuntimeError):
     """The OS keyring is missing or would not protect secrets."""
+
+
+class KeySlotError(VaultError, ValueError):
+    """A key slot change was refused (the last slot, a slot that does not exist, too many)."""

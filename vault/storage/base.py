@@ -18,6 +18,7 @@ from ..session_string import (
     decode_session_string,
     encode_session_string,
 )
+from .compat import register_loaded_clients
 
 __all__ = ["UNSET", "StateRow", "Storage", "Unset"]
 
@@ -65,6 +66,8 @@ class Storage(abc.ABC):
 
     def __init__(self, name: str) -> None:
         self.name = name
+        # Clients that type-check storage engines must accept this one (see compat.py).
+        register_loaded_clients()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import aiosqlite
+import sqlite3
 
 from ..session_string import SessionData, decode_session_string
+from .inline import InlineConnection
 from .sqlite import SQLiteStorage
 
 __all__ = ["MemoryStorage"]
@@ -28,8 +29,12 @@ class MemoryStorage(SQLiteStorage):
     async def open(self) -> None:
         """Create the in-memory database and load the session string, if one was given."""
         self._check_can_open()
-        self.conn = await aiosqlite.connect(":memory:", isolation_level=None)
+        # No thread hop: every statement on an in-memory database is short, and big writes
+        # are chunked (see InlineConnection).
+        raw = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        self.conn = InlineConnection(raw)
         await self.create()
+        self._use_reader(raw)
         if self._initial is not None:
             await self.load_session_data(self._initial)
 

@@ -13,6 +13,7 @@ from typing import Final
 from ..errors import SchemaError
 
 __all__ = [
+    "KURIGRAM_VERSION",
     "SCHEMA_VERSION",
     "create_statements",
     "detect_version",
@@ -20,6 +21,9 @@ __all__ = [
 ]
 
 SCHEMA_VERSION: Final = 4
+#: Kurigram's and Irenogram's layout: server address and port in ``sessions``, usernames in a
+#: table of their own keyed by peer id. Named in the error, not read.
+KURIGRAM_VERSION: Final = 7
 
 _SESSIONS = """
 CREATE TABLE sessions
@@ -138,6 +142,13 @@ def detect_version(tables: set[str], version_rows: list[tuple[object, ...]]) -> 
             "the session file's version table is damaged; restore the file from a backup"
         )
     version = version_rows[0][0]
+    if version == KURIGRAM_VERSION:
+        raise SchemaError(
+            f"the session file has schema version {version}, the layout of Kurigram and "
+            "Irenogram (Pyrogram 2.x and Pyrofork files are versions 3 and 4), which vault "
+            "does not read yet; export a session string with that client "
+            "(await client.export_session_string()) and import it into a vault storage"
+        )
     if not 1 <= version <= SCHEMA_VERSION:
         raise SchemaError(
             f"the session file has schema version {version}, which this version of vault "

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
+from operator import itemgetter
 from typing import Any, Final
 
 import aiosqlite
@@ -14,6 +16,8 @@ import aiosqlite
 from ..errors import SchemaError, StorageClosedError, StorageNotOpenError, StorageStateError
 from ..peers import PeerRow, get_input_peer
 from .base import UNSET, StateRow, Storage, Unset
+from . import redaction
+from .inline import InlineConnection
 from .schema import (
     SCHEMA_VERSION,
     create_statements,
@@ -25,11 +29,17 @@ from .schema import (
 __all__ = ["SQLiteStorage"]
 
 log = logging.getLogger(__name__)
+redaction.install()
 
 _SESSION_COLUMNS: Final = frozenset(
     {"dc_id", "api_id", "test_mode", "auth_key", "date", "user_id", "is_bot"}
 )
 _BOOL_COLUMNS: Final = frozenset({"test_mode", "is_bot"})
+_BY_ID: Final = itemgetter(0)
+_PEER_BY_ID: Final = "SELECT id, access_hash, type FROM peers WHERE id = ?"
+
+#: A connection ``create()`` and the writes use: aiosqlite's, or an inline one (memory).
+Connection = aiosqlite.Connection | InlineConnection
 
 
 class SQLiteStorage(Storage):
@@ -50,14 +60,25 @@ class SQLiteStorage(Storage):
 
     Every write is committed when its call returns, so nothing written is lost if the process
     dies; ``save()`` only records the save date.
+
+    Reads go through ``self.conn`` too, one worker-thread hop each, unless the subclass gives
+    a plain :class:`sqlite3.Connection` to :meth:`_use_reader`: then reads run on the calling
+    thread with no hop, as FileStorage and MemoryStorage do. Big writes run in chunks, so the
+    event loop is never held for long.
     """
+
+    #: Peer rows written per statement batch; between batches other tasks run.
+    WRITE_CHUNK: int = 2000
 
     VERSION: Final = SCHEMA_VERSION
 
     def __init__(self, name: str) -> None:
         super().__init__(name)
-        self.conn: aiosqlite.Connection | None = None
-        self._live: aiosqlite.Connection | None = None  # the connection create() accepted
+        self.conn: Connection | None = None
+        self._live: Connection | None = None  # the connection create() accepted
+        self._reader: sqlite3.Connection | None = None
+        self._cursor: sqlite3.Cursor | None = None  # the reader's, reused: saves a cursor a read
+        self._writing = False
         self._closed = False
         self._write_lock = asyncio.Lock()
 
@@ -95,6 +116,7 @@ class SQLiteStorage(Storage):
             self.conn = self._live
             self._check_can_open()
         self._live = conn
+        version: int | None = None
         try:
             await conn.execute_fetchall("PRAGMA secure_delete = ON")
             async with self._transaction() as db:
@@ -131,17 +153,46 @@ class SQLiteStorage(Storage):
                     "the session file is not an SQLite database (or is damaged); check the "
                     "path, or restore the file from a backup"
                 ) from None
+            if version is not None:
+                raise SchemaError(
+                    f"migrating the session from schema version {version} to {SCHEMA_VERSION} "
+                    f"failed ({type(error).__name__}); the file was left unchanged. It may have "
+                    "been edited by another program: restore it from a backup"
+                ) from None
             raise
         except BaseException:
             await self._abandon()
             raise
 
+    def _use_reader(self, reader: sqlite3.Connection) -> None:
+        """Read through ``reader`` from now on, on the calling thread, in autocommit mode
+        (``isolation_level=None``). It must reach the database ``self.conn`` writes to and see
+        its commits at once: a second connection to a WAL file, or the very connection behind
+        an :class:`~vault.storage.inline.InlineConnection`. It is closed with the storage.
+
+        Between writes the reader keeps one read transaction open, which saves starting one
+        per lookup; it is ended before every write, and reads made while a write is running
+        start none, so each read sees every write whose call has returned.
+        """
+        self._reader, self._cursor = reader, reader.cursor()
+
+    def _end_read(self) -> None:
+        reader = self._reader
+        if reader is not None and reader.in_transaction:
+            reader.execute("COMMIT")
+
     async def _abandon(self) -> None:
-        """Close a connection that failed to open, leaving the object closed."""
+        """Close a connection that failed to open; the object stays unopened, so ``open()``
+        may be tried again."""
         conn, self._live, self.conn = self._live, None, None
+        self._close_reader()
         if conn is not None:
             await conn.close()
-        self._closed = True
+
+    def _close_reader(self) -> None:
+        reader, self._reader, self._cursor = self._reader, None, None
+        if reader is not None:
+            reader.close()
 
     async def save(self) -> None:
         """Record the save date. Every write is already committed when its call returns."""
@@ -153,6 +204,7 @@ class SQLiteStorage(Storage):
         if conn is not None:
             self._closed = True
             async with self._write_lock:
+                self._close_reader()
                 await conn.close()
 
     async def delete(self) -> None:
@@ -183,12 +235,12 @@ class SQLiteStorage(Storage):
     async def purge_stale_copies(self) -> None:
         """Checkpoint and truncate the write-ahead log, so overwritten pages (an old auth key)
         leave the WAL; ``secure_delete`` already zeroes freed content in the database itself."""
-        async with self._write_lock:
-            await self._db().execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
+        async with self._writer() as db:
+            await db.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # --- plumbing ----------------------------------------------------------------------------
 
-    def _db(self) -> aiosqlite.Connection:
+    def _db(self) -> Connection:
         if self._live is None:
             if self._closed:
                 raise StorageClosedError(
@@ -198,10 +250,21 @@ class SQLiteStorage(Storage):
         return self._live
 
     @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One write transaction; writers are serialised so coroutines never interleave them."""
+    async def _writer(self) -> AsyncIterator[Connection]:
+        """Exclusive use of the write connection; the reader holds no snapshot meanwhile."""
         async with self._write_lock:
             db = self._db()
+            self._writing = True
+            try:
+                self._end_read()
+                yield db
+            finally:
+                self._writing = False
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[Connection]:
+        """One write transaction; writers are serialised so coroutines never interleave them."""
+        async with self._writer() as db:
             await db.execute_fetchall("BEGIN IMMEDIATE")
             try:
                 yield db
@@ -210,9 +273,27 @@ class SQLiteStorage(Storage):
                 raise
             await db.execute_fetchall("COMMIT")
 
+    def _reading(self) -> sqlite3.Cursor | None:
+        """The reader's cursor, ready for a query on the calling thread (see
+        :meth:`_use_reader`); ``None`` when reads go through ``self.conn``. Fetch every row a
+        query yields (all of vault's yield at most one, or use ``fetchall``), so that no
+        statement is left running to hold a read transaction past ``_end_read``."""
+        reader = self._reader
+        if reader is not None and not (self._writing or reader.in_transaction):
+            reader.execute("BEGIN")
+        return self._cursor
+
+    async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        cursor = self._reading()
+        if cursor is None:
+            return list(await self._db().execute_fetchall(sql, params))
+        return cursor.execute(sql, params).fetchall()
+
     async def _fetchone(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        rows = await self._db().execute_fetchall(sql, params)
-        return next(iter(rows), None)
+        cursor = self._reading()
+        if cursor is None:
+            return next(iter(await self._db().execute_fetchall(sql, params)), None)
+        return cursor.execute(sql, params).fetchone()
 
     async def _write(self, sql: str, params: Sequence[Any] = ()) -> None:
         async with self._transaction() as db:
@@ -222,15 +303,26 @@ class SQLiteStorage(Storage):
 
     async def update_peers(self, peers: Iterable[PeerRow]) -> None:
         now = self._now()
-        rows = [(*peer, now) for peer in peers]
+        source = iter(peers)
+
+        def chunk() -> list[tuple[Any, ...]]:
+            rows = [(*peer, now) for peer in itertools.islice(source, self.WRITE_CHUNK)]
+            # In id order the rows land on neighbouring pages; the sort is stable, so of two
+            # rows for one peer the later still wins.
+            rows.sort(key=_BY_ID)
+            return rows
+
+        rows = chunk()
         if not rows:
             return
         async with self._transaction() as db:
-            await db.executemany(
-                "REPLACE INTO peers (id, access_hash, type, username, phone_number, "
-                "last_update_on) VALUES (?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            while rows:
+                await db.executemany(
+                    "REPLACE INTO peers (id, access_hash, type, username, phone_number, "
+                    "last_update_on) VALUES (?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+                rows = chunk()
 
     async def update_usernames(self, usernames: Iterable[tuple[int, str]]) -> None:
         pairs = list(usernames)
@@ -247,8 +339,12 @@ class SQLiteStorage(Storage):
             )
 
     async def get_peer_by_id(self, peer_id: int) -> Any:
-        row = await self._fetchone(
-            "SELECT id, access_hash, type FROM peers WHERE id = ?", (peer_id,)
+        # The hottest call of a running client: no await on the reader's path.
+        cursor = self._reading()
+        row = (
+            cursor.execute(_PEER_BY_ID, (peer_id,)).fetchone()
+            if cursor is not None
+            else await self._fetchone(_PEER_BY_ID, (peer_id,))
         )
         if row is None:
             raise KeyError(f"ID not found: {peer_id}")
@@ -280,7 +376,8 @@ class SQLiteStorage(Storage):
 
     async def get_peer_by_phone_number(self, phone_number: str) -> Any:
         row = await self._fetchone(
-            "SELECT id, access_hash, type FROM peers WHERE phone_number = ?", (phone_number,)
+            "SELECT id, access_hash, type FROM peers WHERE phone_number = ? LIMIT 1",
+            (phone_number,),
         )
         if row is None:
             raise KeyError(f"Phone number not found: {phone_number}")
@@ -290,7 +387,7 @@ class SQLiteStorage(Storage):
 
     async def update_state(self, value: StateRow | int | Unset = UNSET) -> list[StateRow] | None:
         if value is UNSET:
-            rows = await self._db().execute_fetchall(
+            rows = await self._fetchall(
                 "SELECT id, pts, qts, date, seq FROM update_state ORDER BY id"
             )
             return [tuple(row) for row in rows]

@@ -1,0 +1,70 @@
+"""``python -m bench [--quick] [--rounds N] [--out docs/benchmarks.md]``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import shutil
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+from . import mongo, rss
+from .contenders import contenders
+from .report import Results, write_chart, write_markdown
+from .workloads import QUICK, Sizes, all_workloads
+
+
+async def _run_all(results: Results, scratch: Path) -> None:
+    order = results.contenders
+    for w in results.workloads:
+        for r in range(results.rounds):
+            # Alternate: each round starts with another contender.
+            shift = r % len(order)
+            for c in order[shift:] + order[:shift]:
+                workdir = Path(tempfile.mkdtemp(dir=scratch))
+                gc.collect()
+                try:
+                    sample = await w.run(c, workdir)
+                finally:
+                    shutil.rmtree(workdir)
+                if sample is not None:
+                    results.samples.setdefault((w.name, c.name), []).append(sample)
+        print(f"  {w.name}: done", file=sys.stderr)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="every workload once, tiny sizes")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of alternation (default 5)")
+    parser.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))
+    parser.add_argument("--no-rss", action="store_true", help="skip the memory measurement")
+    parser.add_argument("--no-mongo", action="store_true", help="skip MongoStorage")
+    args = parser.parse_args()
+    sizes = QUICK if args.quick else Sizes()
+    rounds = 1 if args.quick else args.rounds
+    results = Results(contenders(), all_workloads(sizes), rounds, args.quick)
+    with tempfile.TemporaryDirectory(prefix="vault-bench-") as scratch:
+        asyncio.run(_run_all(results, Path(scratch)))
+    if not args.no_rss:
+        results.rss_peers = sizes.lookup_peers
+        for c in results.contenders:
+            runs = [rss.measure(c.name, sizes.lookup_peers) for _ in range(rounds)]
+            results.rss[c.name] = (
+                int(statistics.median(b for b, _ in runs)),
+                int(statistics.median(p for _, p in runs)),
+            )
+        print("  memory: done", file=sys.stderr)
+    if not args.no_mongo:
+        peers = 200 if args.quick else 10_000
+        results.mongo = asyncio.run(mongo.run(peers, rounds))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    chart = args.out.with_suffix(".png")
+    write_chart(results, chart)
+    write_markdown(results, args.out, chart)
+    print(f"wrote {args.out} and {chart}", file=sys.stderr)
+
+
+main()

@@ -1,0 +1,203 @@
+"""docs/benchmarks.md and its chart, from one run's samples."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import sqlite3
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .contenders import Contender
+from .workloads import Sample, Workload
+
+RAW = "raw sqlite3"
+PLAIN, ENCRYPTED = "vault File", "vault Encrypted(File)"
+
+
+@dataclass
+class Results:
+    contenders: list[Contender]
+    workloads: list[Workload]
+    rounds: int
+    quick: bool
+    samples: dict[tuple[str, str], list[Sample]] = field(default_factory=dict)
+    #: contender -> (before_kib, peak_kib) medians
+    rss: dict[str, tuple[int, int]] = field(default_factory=dict)
+    rss_peers: int = 0
+    mongo: list[tuple[str, float, float]] = field(default_factory=list)
+
+    def per_op(self, workload: str, contender: str) -> float | None:
+        """Median seconds per op, or None where the workload does not apply."""
+        found = self.samples.get((workload, contender))
+        if not found:
+            return None
+        return statistics.median(s.seconds / s.ops for s in found)
+
+    def stall(self, workload: str, contender: str) -> float | None:
+        found = self.samples.get((workload, contender))
+        return max(s.stall for s in found) if found else None
+
+    def ratio(self, workload: str, contender: str, rival: str) -> float | None:
+        """Throughput of ``contender`` over ``rival``'s (above 1: faster)."""
+        mine, theirs = self.per_op(workload, contender), self.per_op(workload, rival)
+        if mine is None or theirs is None or contender == rival:
+            return None
+        return theirs / mine
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _time(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds * 1e6:.2f} µs"
+
+
+def _x(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}×"
+
+
+def write_markdown(results: Results, path: Path, chart: Path | None) -> None:
+    names = [c.name for c in results.contenders]
+    rivals = {c.name: c.rival for c in results.contenders}
+    out = [
+        "# Benchmarks",
+        "",
+        "Written by `python -m bench`" + (" --quick (smoke sizes)" if results.quick else "")
+        + "; do not edit by hand. Every figure comes from one run on one machine, with the "
+        f"contenders alternating within each of {results.rounds} round(s); times are medians "
+        "per operation, ratios are throughput ratios from the same run (above 1× means faster).",
+        "",
+        f"- machine: {_cpu()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
+        f"- Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
+        f"session-vault {_version('session-vault')}, Pyrofork {_version('pyrofork')}, "
+        f"aiosqlite {_version('aiosqlite')}, argon2-cffi {_version('argon2-cffi')}",
+        "- every workload runs with a 1 ms ticker task on the event loop; *longest stall* is "
+        "the longest time between two ticks (the loop could run nothing else meanwhile)",
+        "- lookups run on a database committed with `save()`, as in a running client; *cold* "
+        "looks up each distinct peer once in random order, after reopening the persistent "
+        "storages (empty SQLite page cache); *hot* repeats a few peers",
+        "- Pyrofork's `update_peers` does not commit (the next committing call does); vault's "
+        "commits before it returns",
+        "",
+    ]
+    if chart is not None:
+        out += [f"![throughput ratios vs Pyrofork]({chart.name})", ""]
+    out += [
+        "| workload | contender | median per op | vs Pyrofork | vs raw sqlite3 | longest stall |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for w in results.workloads:
+        for name in names:
+            per_op = results.per_op(w.name, name)
+            if per_op is None:
+                continue
+            rival = rivals[name]
+            out.append(
+                f"| {w.name} | {name} | {_time(per_op)} / {w.unit} "
+                f"| {_x(results.ratio(w.name, name, rival) if rival else None)} "
+                f"| {_x(results.ratio(w.name, name, RAW))} "
+                f"| {_time(results.stall(w.name, name))} |"
+            )
+    out += ["", "## Encryption overhead", ""]
+    out += [
+        f"`{ENCRYPTED}` against `{PLAIN}`, same run (time per op, encrypted over plain, minus 1).",
+        "",
+        "| workload | overhead |",
+        "| --- | ---: |",
+    ]
+    for w in results.workloads:
+        plain, enc = results.per_op(w.name, PLAIN), results.per_op(w.name, ENCRYPTED)
+        if plain is not None and enc is not None:
+            out.append(f"| {w.name} | {(enc / plain - 1) * 100:+.1f}% |")
+    kdf = results.per_op("one Argon2id run (default parameters)", ENCRYPTED)
+    enc_open = results.per_op("open+close", ENCRYPTED)
+    if kdf is not None and enc_open is not None:
+        out += [
+            "",
+            f"Encrypted open+close minus one Argon2id run: {_time(enc_open - kdf)} "
+            "(budget 5 ms); the normal test suite checks that open() runs Argon2id exactly once.",
+        ]
+    if results.rss:
+        out += [
+            "",
+            f"## Memory: {results.rss_peers:,} peers",
+            "",
+            "Peak RSS of a fresh process that imports the client's types, makes the rows, opens "
+            "the storage, writes every peer, saves and looks each one up (median of "
+            f"{results.rounds} process(es) each).",
+            "",
+            "| contender | peak RSS | ratio vs Pyrofork | growth from opening |",
+            "| --- | ---: | ---: | ---: |",
+        ]
+        for name, (before, peak) in results.rss.items():
+            rival = results.rss.get(rivals.get(name, ""))
+            ratio = f"{peak / rival[1]:.2f}×" if rival else "—"
+            out.append(f"| {name} | {peak / 1024:.1f} MiB | {ratio} | {(peak - before) / 1024:.1f} MiB |")
+    if results.mongo:
+        out += [
+            "",
+            "## vault MongoStorage (nx-27017 emulation, reported apart)",
+            "",
+            "Against `nx-27017`, a MongoDB wire-protocol server on SQLite started on 127.0.0.1: "
+            "an emulation, so these say nothing about a real MongoDB.",
+            "",
+            "| workload | median per op | longest stall |",
+            "| --- | ---: | ---: |",
+        ]
+        for name, per_op, stall in results.mongo:
+            out.append(f"| {name} | {_time(per_op)} | {_time(stall)} |")
+    path.write_text("\n".join(out) + "\n")
+
+
+def write_chart(results: Results, path: Path) -> None:
+    import matplotlib  # noqa: PLC0415 - the bench extra; only needed here
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    vault = [c for c in results.contenders if c.rival]
+    rows = [
+        w.name
+        for w in results.workloads
+        if any(results.ratio(w.name, c.name, c.rival) is not None for c in vault)
+    ]
+    fig, ax = plt.subplots(figsize=(10, 0.55 * len(rows) * len(vault) / 2 + 2))
+    height = 0.8 / len(vault)
+    for i, c in enumerate(vault):
+        values = [results.ratio(r, c.name, c.rival) or 0.0 for r in rows]
+        ax.barh(
+            [y + i * height for y in range(len(rows))],
+            values,
+            height=height,
+            label=f"{c.name} vs {c.rival}",
+        )
+    ax.axvline(1.0, color="black", linewidth=1)
+    ax.set_xscale("log")
+    ax.set_yticks([y + height * (len(vault) - 1) / 2 for y in range(len(rows))], rows)
+    ax.invert_yaxis()
+    ax.set_xlabel("throughput ratio vs Pyrofork (log scale; right of 1 = vault faster)")
+    ax.legend(loc="lower right", fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

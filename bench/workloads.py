@@ -1,0 +1,283 @@
+"""The workloads. Each sets up untimed, then times one part under the stall ticker."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vault import EncryptedStorage
+from vault.crypto import DEFAULT_KDF
+from vault.crypto.kdf import derive_key
+from vault.storage import FileStorage
+
+from .contenders import PASSPHRASE, Contender
+from .data import make_peers, shuffled
+from .stall import StallTicker
+
+AUTH_KEY = bytes(range(256))
+RAW_KEY = bytes(range(32))
+
+
+@dataclass(frozen=True)
+class Sizes:
+    writes: tuple[int, ...] = (1_000, 10_000, 100_000)
+    lookup_peers: int = 100_000
+    hot_keys: int = 100
+    hot_lookups: int = 100_000
+    churn: int = 2_000
+    open_peers: int = 10_000
+    cycles: int = 20
+    strings: int = 200
+
+
+QUICK = Sizes(
+    writes=(50, 200),
+    lookup_peers=200,
+    hot_keys=10,
+    hot_lookups=200,
+    churn=50,
+    open_peers=50,
+    cycles=2,
+    strings=3,
+)
+
+
+@dataclass(frozen=True)
+class Sample:
+    seconds: float
+    ops: int
+    stall: float
+
+
+class Timer:
+    sample: Sample | None = None
+
+
+@asynccontextmanager
+async def timed(ops: int) -> AsyncIterator[Timer]:
+    """Time the body under the 1 ms stall ticker."""
+    timer = Timer()
+    async with StallTicker() as ticker:
+        start = time.perf_counter()
+        yield timer
+        seconds = time.perf_counter() - start
+    timer.sample = Sample(seconds, ops, ticker.longest)
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    #: ``run(contender, workdir)`` -> a sample, or None where the workload does not apply.
+    run: Callable[[Contender, Path], Awaitable[Sample | None]]
+    unit: str = "op"
+
+
+async def _open(c: Contender, workdir: Path, name: str = "bench") -> Any:
+    storage = c.make(workdir, name)
+    await storage.open()
+    return storage
+
+
+def update_peers(count: int) -> Workload:
+    rows = make_peers(count)
+
+    async def run(c: Contender, workdir: Path) -> Sample:
+        s = await _open(c, workdir)
+        try:
+            async with timed(count) as t:
+                await s.update_peers(rows)
+        finally:
+            await s.close()
+        assert t.sample is not None
+        return t.sample
+
+    return Workload(f"update_peers {_k(count)}", run, "peer")
+
+
+def lookups(sizes: Sizes, by: str, hot: bool) -> Workload:
+    peers = make_peers(sizes.lookup_peers)
+    column = {"id": 0, "username": 3, "phone": 4}[by]
+    keys = shuffled([p[column] for p in peers if p[column] is not None])
+    if hot:
+        few = keys[: sizes.hot_keys]
+        keys = (few * (sizes.hot_lookups // len(few) + 1))[: sizes.hot_lookups]
+    method = {"id": "get_peer_by_id", "username": "get_peer_by_username"}.get(
+        by, "get_peer_by_phone_number"
+    )
+
+    async def run(c: Contender, workdir: Path) -> Sample:
+        s = await _open(c, workdir)
+        await s.update_peers(peers)
+        await s.save()  # a running client commits often (update_state, save)
+        if c.persistent:  # cold: a fresh connection with an empty page cache
+            await s.close()
+            s = await _open(c, workdir)
+        lookup = getattr(s, method)
+        try:
+            async with timed(len(keys)) as t:
+                for key in keys:
+                    await lookup(key)
+        finally:
+            await s.close()
+        assert t.sample is not None
+        return t.sample
+
+    kind = "hot" if hot else "cold"
+    return Workload(f"lookup by {by} ({kind})", run, "lookup")
+
+
+def state_churn(sizes: Sizes) -> Workload:
+    async def run(c: Contender, workdir: Path) -> Sample:
+        s = await _open(c, workdir)
+        try:
+            async with timed(sizes.churn) as t:
+                for i in range(sizes.churn):
+                    chat = -1_000_000_000_000 - i % 100
+                    if i % 5 == 4:
+                        await s.remove_state(chat)
+                    else:
+                        await s.update_state((chat, i, i, 1_700_000_000 + i, i))
+        finally:
+            await s.close()
+        assert t.sample is not None
+        return t.sample
+
+    return Workload("update_state churn", run, "write")
+
+
+async def _logged_in(s: Any) -> None:
+    await s.dc_id(2)
+    await s.api_id(12345)
+    await s.test_mode(False)
+    await s.auth_key(AUTH_KEY)
+    await s.user_id(777000)
+    await s.is_bot(False)
+
+
+def open_close(sizes: Sizes, *, kdf: bool = True) -> Workload:
+    peers = make_peers(sizes.open_peers)
+
+    async def run(c: Contender, workdir: Path) -> Sample | None:
+        encrypted = c.name.startswith("vault Encrypted")
+        if c.peers_only or (not kdf and not encrypted):
+            return None
+        make = c.make
+        if encrypted:
+
+            def make(d: Path, n: str) -> Any:
+                inner = FileStorage(n, workdir=d)
+                if kdf:
+                    return EncryptedStorage(inner, passphrase=PASSPHRASE, kdf=DEFAULT_KDF)
+                return EncryptedStorage(inner, key=RAW_KEY)
+
+            s = EncryptedStorage(
+                FileStorage("bench", workdir=workdir),
+                passphrase=PASSPHRASE,
+                key=RAW_KEY,
+                kdf=DEFAULT_KDF,
+            )
+        else:
+            s = c.make(workdir, "bench")
+        await s.open()
+        await _logged_in(s)
+        await s.update_peers(peers)
+        await s.close()
+        async with timed(sizes.cycles) as t:
+            for _ in range(sizes.cycles):
+                s = make(workdir, "bench")
+                await s.open()
+                await s.close()
+        assert t.sample is not None
+        return t.sample
+
+    name = "open+close" if kdf else "open+close, KDF excluded (raw-key slot)"
+    return Workload(name, run, "cycle")
+
+
+def argon2id_run(sizes: Sizes) -> Workload:
+    """One Argon2id derivation with vault's default parameters, for the open() budget."""
+
+    async def run(c: Contender, workdir: Path) -> Sample | None:
+        if not c.name.startswith("vault Encrypted"):
+            return None
+        salt = os.urandom(16)
+        async with timed(sizes.cycles) as t:
+            for _ in range(sizes.cycles):
+                derive_key(PASSPHRASE.encode(), salt, DEFAULT_KDF)
+        assert t.sample is not None
+        return t.sample
+
+    return Workload("one Argon2id run (default parameters)", run, "run")
+
+
+def export_strings(sizes: Sizes) -> Workload:
+    async def run(c: Contender, workdir: Path) -> Sample | None:
+        if c.peers_only:
+            return None
+        s = await _open(c, workdir)
+        try:
+            await _logged_in(s)
+            async with timed(sizes.strings) as t:
+                for _ in range(sizes.strings):
+                    await s.export_session_string()
+        finally:
+            await s.close()
+        assert t.sample is not None
+        return t.sample
+
+    return Workload("export_session_string", run, "string")
+
+
+def import_strings(sizes: Sizes) -> Workload:
+    """Into an open storage with ``import_session_string`` (vault), or, for the memory
+    storages, as clients do it: ``MemoryStorage(name, session_string)`` + open + close."""
+
+    async def run(c: Contender, workdir: Path) -> Sample | None:
+        if c.peers_only:
+            return None
+        s = await _open(c, workdir)
+        try:
+            await _logged_in(s)
+            string = await s.export_session_string()
+            importer = getattr(s, "import_session_string", None)
+            if c.persistent and importer is None:
+                return None  # Pyrofork's FileStorage cannot import a string
+            async with timed(sizes.strings) as t:
+                for _ in range(sizes.strings):
+                    if c.persistent:
+                        await importer(string)
+                    else:
+                        m = type(s)("imported", string)
+                        await m.open()
+                        await m.close()
+        finally:
+            await s.close()
+        assert t.sample is not None
+        return t.sample
+
+    return Workload("import session string", run, "string")
+
+
+def all_workloads(sizes: Sizes) -> list[Workload]:
+    found: list[Workload] = [update_peers(n) for n in sizes.writes]
+    for by in ("id", "username", "phone"):
+        found += [lookups(sizes, by, hot=False), lookups(sizes, by, hot=True)]
+    found += [
+        state_churn(sizes),
+        open_close(sizes),
+        open_close(sizes, kdf=False),
+        argon2id_run(sizes),
+        export_strings(sizes),
+        import_strings(sizes),
+    ]
+    return found
+
+
+def _k(count: int) -> str:
+    return f"{count // 1000}k" if count >= 1000 and count % 1000 == 0 else str(count)
+

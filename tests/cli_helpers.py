@@ -1,0 +1,164 @@
+"""Helpers for the command-line tests: run the real entry point, make and read session files."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vault import EncryptedStorage
+from vault.errors import SchemaError
+from vault.storage import FileStorage
+from vault.storage.schema import detect_version
+
+from .encrypted_helpers import log_in
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+
+#: Argon2id costs for tests only (the CLI warns about them on stderr).
+CHEAP = ["--kdf-time-cost", "1", "--kdf-memory-kib", "8", "--kdf-parallelism", "1"]
+WEAK_WARNING = "session-vault: warning: Argon2id parameters weaker"
+
+#: Session files written by real Pyrogram-family clients (see tests/data/make_sessions.py).
+CLIENT_FIXTURES = sorted(p.stem for p in DATA.glob("*.session") if p.with_suffix(".json").exists())
+
+
+def _readable(stem: str) -> bool:
+    """Whether vault reads this fixture's schema (asked of vault's own schema check)."""
+    conn = sqlite3.connect(DATA / f"{stem}.session")
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        rows = [tuple(r) for r in conn.execute("SELECT number FROM version")]
+    finally:
+        conn.close()
+    try:
+        detect_version(tables, rows)
+    except SchemaError:
+        return False
+    return True
+
+
+READABLE_FIXTURES = [stem for stem in CLIENT_FIXTURES if _readable(stem)]
+UNREADABLE_FIXTURES = [stem for stem in CLIENT_FIXTURES if not _readable(stem)]
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env.update(extra)
+    return env
+
+
+def run_cli(
+    *args: str | Path,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``python -m vault ARGS`` in a new session (no controlling terminal, so it can never
+    prompt), with ``stdin`` piped in."""
+    return subprocess.run(
+        [sys.executable, "-m", "vault", *map(str, args)],
+        input=stdin if stdin is not None else "",
+        capture_output=True,
+        text=True,
+        env=env or cli_env(),
+        cwd=cwd,
+        timeout=120,
+        start_new_session=True,
+        check=False,
+    )
+
+
+def error_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
+    """stderr lines, less the warning about the cheap test KDF."""
+    return [line for line in result.stderr.splitlines() if not line.startswith(WEAK_WARNING)]
+
+
+@dataclass
+class Fixture:
+    """A plaintext session file in a test's directory and what it holds."""
+
+    path: Path
+    auth_key: bytes
+    session: dict[str, Any]
+    peers: list[list[Any]]
+
+    @property
+    def name(self) -> str:
+        return self.path.name.removesuffix(".session")
+
+
+def client_fixture(stem: str, directory: Path, name: str = "account") -> Fixture:
+    """Copy the real-client fixture ``stem`` to ``directory/name.session``."""
+    meta = json.loads((DATA / f"{stem}.json").read_text())
+    path = directory / f"{name}.session"
+    path.write_bytes((DATA / f"{stem}.session").read_bytes())
+    session = meta["session"]
+    return Fixture(path, bytes.fromhex(session["auth_key"]), session, meta["peers"])
+
+
+def vault_fixture(directory: Path, name: str = "account") -> Fixture:
+    """A plaintext session file written by vault's own FileStorage."""
+
+    async def make() -> bytes:
+        storage = FileStorage(name, workdir=directory)
+        await storage.open()
+        try:
+            key = await log_in(storage, user_id=424242)
+            await storage.update_peers([(424242, 99, "user", "me", None)])
+            return key
+        finally:
+            await storage.close()
+
+    key = asyncio.run(make())
+    return Fixture(directory / f"{name}.session", key, {"user_id": 424242, "dc_id": 4}, [])
+
+
+def stored_auth_key(path: Path) -> bytes | None:
+    """The auth key column as stored (plain key or envelope), read with sqlite3 directly."""
+    conn = sqlite3.connect(path)  # read-write, so no -wal/-shm files are left behind
+    try:
+        row = conn.execute("SELECT auth_key FROM sessions").fetchone()
+    finally:
+        conn.close()
+    return None if row is None else row[0]
+
+
+def open_auth_key(path: Path, **unlock: Any) -> bytes | None:
+    """The auth key of a session file as a client would get it (encrypted when ``unlock``)."""
+
+    async def read() -> bytes | None:
+        inner = FileStorage(path.name.removesuffix(".session"), workdir=path.parent)
+        storage = EncryptedStorage(inner, **unlock) if unlock else inner
+        await storage.open()
+        try:
+            return await storage.auth_key()
+        finally:
+            await storage.close()
+
+    return asyncio.run(read())
+
+
+def leftovers(directory: Path) -> list[str]:
+    """Temporary files a command left behind."""
+    return sorted(p.name for p in directory.iterdir() if ".vault-tmp-" in p.name)
+
+
+def telethon_string(dc_id: int, address: str, auth_key: bytes) -> str:
+    """A ``StringSession`` string made by Telethon itself (skips the test without Telethon)."""
+    sessions = pytest.importorskip("telethon.sessions")
+    crypto = pytest.importorskip("telethon.crypto")
+    session = sessions.StringSession()
+    session.set_dc(dc_id, address, 443)
+    session.auth_key = crypto.AuthKey(auth_key)
+    return str(session.save())

@@ -1,0 +1,113 @@
+"""Helpers shared by the encryption tests: a user-style custom Storage, login, file hashing."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from vault.storage import Storage
+
+SIDE_SUFFIXES = ("", "-wal", "-shm", "-journal")
+
+
+class DictStorage(Storage):
+    """A custom backend written the way the Pyrogram docs show: ``value=object`` defaults, so
+    it must be called with no argument to read. Data lives in a dict shared across objects
+    (like a Redis server would be)."""
+
+    def __init__(self, name: str, server: dict[str, dict[str, Any]]) -> None:
+        super().__init__(name)
+        self.server = server
+
+    @property
+    def row(self) -> dict[str, Any]:
+        return self.server.setdefault(self.name, {"dc_id": 2, "date": 0})
+
+    async def open(self) -> Any:
+        pass
+
+    async def save(self) -> Any:
+        pass
+
+    async def close(self) -> Any:
+        pass
+
+    async def delete(self) -> Any:
+        self.server.pop(self.name, None)
+
+    async def update_peers(self, peers: Iterable[Any]) -> Any:
+        for peer in peers:
+            self.row.setdefault("peers", {})[peer[0]] = peer
+
+    async def update_usernames(self, usernames: Iterable[Any]) -> Any:
+        pass
+
+    async def update_state(self, value: Any = object) -> Any:
+        if value is object:
+            return sorted(self.row.get("state", {}).values())
+        self.row.setdefault("state", {})[value[0]] = value
+
+    async def get_peer_by_id(self, peer_id: int) -> Any:
+        return self.row["peers"][peer_id]
+
+    async def get_peer_by_username(self, username: str) -> Any:
+        raise KeyError(username)
+
+    async def get_peer_by_phone_number(self, phone_number: str) -> Any:
+        raise KeyError(phone_number)
+
+    def _field(self, name: str, value: Any) -> Any:
+        if value is object:
+            return self.row.get(name)
+        self.row[name] = value
+        return None
+
+    async def dc_id(self, value: int = object) -> Any:
+        return self._field("dc_id", value)
+
+    async def api_id(self, value: int = object) -> Any:
+        return self._field("api_id", value)
+
+    async def test_mode(self, value: bool = object) -> Any:
+        return self._field("test_mode", value)
+
+    async def auth_key(self, value: bytes = object) -> Any:
+        return self._field("auth_key", value)
+
+    async def date(self, value: int = object) -> Any:
+        return self._field("date", value)
+
+    async def user_id(self, value: int = object) -> Any:
+        return self._field("user_id", value)
+
+    async def is_bot(self, value: bool = object) -> Any:
+        return self._field("is_bot", value)
+
+
+async def log_in(storage: Storage, *, user_id: int = 777000) -> bytes:
+    """Write a logged-in session the way a client does; return its auth key."""
+    key = os.urandom(256)
+    await storage.dc_id(4)
+    await storage.api_id(12345)
+    await storage.test_mode(False)
+    await storage.auth_key(key)
+    await storage.user_id(user_id)
+    await storage.is_bot(False)
+    return key
+
+
+def files_of(database: Path) -> list[Path]:
+    """A session file and whichever of its side files exist."""
+    return [p for p in (Path(f"{database}{s}") for s in SIDE_SUFFIXES) if p.exists()]
+
+
+def digest(database: Path) -> dict[str, str]:
+    """SHA-256 of the session file and each side file, by name."""
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in files_of(database)}
+
+
+def raw_bytes(database: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in files_of(database))

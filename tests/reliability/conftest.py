@@ -1,0 +1,17 @@
+"""Fixtures of the reliability suite: the counts tally shared by all its tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from ._support import Tally
+
+
+@pytest.fixture(scope="session")
+def tally() -> Iterator[Tally]:
+    """Record measured counts; they are written to ``build/reliability.json`` at the end."""
+    counts = Tally()
+    yield counts
+    counts.write()

@@ -1,0 +1,562 @@
+"""The ``session-vault`` command line, driven through ``python -m vault`` in subprocesses over
+session files written by real Pyrogram-family clients (``tests/data``) and by vault."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from vault import EncryptedStorage, decrypt_session_string
+from vault.storage import FileStorage, MemoryStorage
+
+from .cli_helpers import (
+    CHEAP,
+    CLIENT_FIXTURES,
+    READABLE_FIXTURES,
+    UNREADABLE_FIXTURES,
+    Fixture,
+    cli_env,
+    client_fixture,
+    error_lines,
+    leftovers,
+    open_auth_key,
+    run_cli,
+    stored_auth_key,
+    telethon_string,
+    vault_fixture,
+)
+from .encrypted_helpers import digest, raw_bytes
+
+PASSPHRASE = "correct horse battery staple"
+COMMANDS = [
+    ["encrypt"],
+    ["decrypt"],
+    ["passwd"],
+    ["add-key"],
+    ["remove-key"],
+    ["export"],
+    ["import"],
+    ["info"],
+    ["string"],
+    ["string", "encrypt"],
+    ["string", "decrypt"],
+]
+
+
+@pytest.fixture(params=[*READABLE_FIXTURES, "vault"])
+def plain(request: pytest.FixtureRequest, tmp_path: Path) -> Fixture:
+    """A plaintext session file of each kind: every real client fixture, and vault's own."""
+    if request.param == "vault":
+        return vault_fixture(tmp_path)
+    return client_fixture(request.param, tmp_path)
+
+
+@pytest.fixture
+def pwfile(tmp_path: Path) -> Path:
+    path = tmp_path / "passphrase.txt"
+    path.write_text(PASSPHRASE + "\n")
+    return path
+
+
+@pytest.fixture
+def encrypted(tmp_path: Path, pwfile: Path) -> Fixture:
+    """The Pyrofork fixture, encrypted with PASSPHRASE through the CLI."""
+    fixture = client_fixture("pyrofork-2.3.69", tmp_path)
+    result = run_cli("encrypt", fixture.path, "--passphrase-file", pwfile, *CHEAP)
+    assert result.returncode == 0, result.stderr
+    return fixture
+
+
+def test_client_fixtures_are_present() -> None:
+    assert len(CLIENT_FIXTURES) >= 3, CLIENT_FIXTURES
+
+
+@pytest.mark.parametrize("stem", UNREADABLE_FIXTURES)
+@pytest.mark.parametrize("command", ["encrypt", "info"])
+def test_client_files_vault_cannot_read_yet(
+    tmp_path: Path, pwfile: Path, stem: str, command: str
+) -> None:
+    """Layouts vault does not read (Kurigram's version 7 today) fail cleanly, unchanged."""
+    fixture = client_fixture(stem, tmp_path)
+    before = digest(fixture.path)
+    extra = [] if command == "info" else ["--passphrase-file", str(pwfile), *CHEAP]
+    result = run_cli(command, fixture.path, *extra)
+    _assert_clean_failure(result, 6, "schema version")
+    assert digest(fixture.path) == before
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_has_help(command: list[str]) -> None:
+    result = run_cli(*command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"usage: session-vault {' '.join(command)}")
+
+
+def test_version_and_exit_codes_in_help() -> None:
+    assert run_cli("--version").stdout.startswith("session-vault ")
+    top = run_cli("--help").stdout
+    assert "3  wrong passphrase or key" in top and "5  in use" in top
+
+
+def test_no_passphrase_option_on_the_command_line(plain: Fixture) -> None:
+    before = digest(plain.path)
+    result = run_cli("encrypt", plain.path, "--passphrase", PASSPHRASE)
+    assert result.returncode == 2
+    assert digest(plain.path) == before
+
+
+def test_encrypt_real_client_files(plain: Fixture, pwfile: Path, tmp_path: Path) -> None:
+    result = run_cli("encrypt", plain.path, "--passphrase-file", pwfile, *CHEAP)
+    assert result.returncode == 0, result.stderr
+    assert f"encrypted {plain.path}" in result.stdout
+    assert error_lines(result) == []
+
+    stored = stored_auth_key(plain.path)
+    assert stored is not None and stored[:4] == b"SVLT"
+    raw = raw_bytes(plain.path)
+    assert plain.auth_key not in raw
+    assert not any(plain.auth_key[i : i + 32] in raw for i in range(0, 256, 32))
+    assert stat.S_IMODE(plain.path.stat().st_mode) == 0o600
+    assert leftovers(tmp_path) == []
+
+    assert open_auth_key(plain.path, passphrase=PASSPHRASE) == plain.auth_key
+    for peer_id, access_hash, *_ in plain.peers:
+        peer = asyncio.run(_peer(plain.path, peer_id))
+        assert getattr(peer, "access_hash", None) in (access_hash, None)
+
+
+async def _peer(path: Path, peer_id: int) -> object:
+    storage = EncryptedStorage(
+        FileStorage(path.name.removesuffix(".session"), workdir=path.parent), passphrase=PASSPHRASE
+    )
+    await storage.open()
+    try:
+        return await storage.get_peer_by_id(peer_id)
+    finally:
+        await storage.close()
+
+
+def test_encrypt_twice_is_refused_politely(encrypted: Fixture, pwfile: Path) -> None:
+    before = digest(encrypted.path)
+    result = run_cli("encrypt", encrypted.path, "--passphrase-file", pwfile, *CHEAP)
+    assert result.returncode == 0
+    assert "already encrypted" in result.stdout
+    assert digest(encrypted.path) == before
+
+
+def test_info_shows_slots_and_account_but_never_the_key(encrypted: Fixture) -> None:
+    before = digest(encrypted.path)
+    result = run_cli("info", encrypted.path, "--json")
+    assert result.returncode == 0, result.stderr
+    facts = json.loads(result.stdout)
+    assert facts["encrypted"] is True
+    assert facts["dc_id"] == encrypted.session["dc_id"]
+    assert facts["user_id"] == encrypted.session["user_id"]
+    assert facts["is_bot"] is False
+    assert facts["peers"] == len(encrypted.peers)
+    [slot] = facts["encryption"]["slots"]
+    assert slot["type"] == "passphrase"
+    assert slot["kdf"] == {
+        "algorithm": "argon2id",
+        "time_cost": 1,
+        "memory_kib": 8,
+        "parallelism": 1,
+    }
+    human = run_cli("info", encrypted.path).stdout
+    assert "passphrase  Argon2id t=1 m=8 KiB p=1" in human
+    for text in (result.stdout, human):
+        assert encrypted.auth_key.hex() not in text
+    assert digest(encrypted.path) == before
+
+
+def test_info_of_a_plaintext_file_says_how_to_protect_it(plain: Fixture) -> None:
+    before = digest(plain.path)
+    result = run_cli("info", plain.path)
+    assert result.returncode == 0, result.stderr
+    assert f"session-vault encrypt {plain.path}" in result.stdout
+    assert digest(plain.path) == before
+
+
+def test_passphrase_from_environment(plain: Fixture) -> None:
+    env = cli_env(MY_PW=PASSPHRASE)
+    result = run_cli("encrypt", plain.path, "--passphrase-env", "MY_PW", *CHEAP, env=env)
+    assert result.returncode == 0, result.stderr
+    assert open_auth_key(plain.path, passphrase=PASSPHRASE) == plain.auth_key
+
+
+def test_no_terminal_and_no_passphrase_source_is_a_usage_error(plain: Fixture) -> None:
+    before = digest(plain.path)
+    result = run_cli("encrypt", plain.path, *CHEAP)
+    assert result.returncode == 2
+    [line] = error_lines(result)
+    assert "--passphrase-env" in line
+    assert digest(plain.path) == before
+
+
+# --- errors: one line, a documented exit code, nothing modified -----------------------------
+
+
+def _assert_clean_failure(result: subprocess.CompletedProcess[str], code: int, needle: str) -> None:
+    assert result.returncode == code, (result.returncode, result.stderr)
+    lines = error_lines(result)
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("session-vault: error: ")
+    assert needle in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["export"], ["passwd", "--new-passphrase-env", "HOME"], ["decrypt", "--confirm-plaintext"]],
+    ids=lambda c: c[0],
+)
+def test_wrong_passphrase(encrypted: Fixture, tmp_path: Path, command: list[str]) -> None:
+    wrong = tmp_path / "wrong.txt"
+    wrong.write_text("not it")
+    before = digest(encrypted.path)
+    result = run_cli(*command, encrypted.path, "--passphrase-file", wrong)
+    _assert_clean_failure(result, 3, "does not unlock")
+    assert PASSPHRASE not in result.stderr and "not it" not in result.stderr
+    assert digest(encrypted.path) == before
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("command", ["encrypt", "info", "export", "passwd"])
+def test_missing_file(tmp_path: Path, pwfile: Path, command: str) -> None:
+    extra = [] if command == "info" else ["--passphrase-file", str(pwfile)]
+    result = run_cli(command, tmp_path / "nope.session", *extra)
+    _assert_clean_failure(result, 4, "nope.session")
+    assert not (tmp_path / "nope.session").exists()
+
+
+def _telethon_like_file(path: Path) -> None:
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        "CREATE TABLE version (version INTEGER PRIMARY KEY);"
+        "CREATE TABLE sessions (dc_id INTEGER PRIMARY KEY, server_address TEXT, port INTEGER,"
+        " auth_key BLOB, takeout_id INTEGER);"
+        "CREATE TABLE entities (id INTEGER PRIMARY KEY, hash INTEGER NOT NULL);"
+        "INSERT INTO version VALUES (7);"
+    )
+    conn.commit()
+    conn.close()
+
+
+@pytest.mark.parametrize("command", ["encrypt", "info", "export"])
+def test_unknown_schema(tmp_path: Path, pwfile: Path, command: str) -> None:
+    path = tmp_path / "telethon.session"
+    _telethon_like_file(path)
+    before = digest(path)
+    extra = [] if command == "info" else ["--passphrase-file", str(pwfile), *CHEAP]
+    result = run_cli(command, path, *extra)
+    _assert_clean_failure(result, 6, "not a Pyrogram-family session")
+    assert "Telethon" in result.stderr
+    assert digest(path) == before
+
+
+@pytest.mark.parametrize("command", ["encrypt", "info"])
+def test_not_a_database(tmp_path: Path, pwfile: Path, command: str) -> None:
+    path = tmp_path / "junk.session"
+    path.write_bytes(b"this is not SQLite at all " * 200)
+    before = digest(path)
+    extra = [] if command == "info" else ["--passphrase-file", str(pwfile), *CHEAP]
+    result = run_cli(command, path, *extra)
+    _assert_clean_failure(result, 6, "not an SQLite database")
+    assert digest(path) == before
+
+
+def test_tampered_envelope(encrypted: Fixture, pwfile: Path) -> None:
+    conn = sqlite3.connect(encrypted.path)
+    stored = bytearray(conn.execute("SELECT auth_key FROM sessions").fetchone()[0])
+    stored[-40] ^= 0x01
+    conn.execute("UPDATE sessions SET auth_key = ?", (bytes(stored),))
+    conn.commit()
+    conn.close()
+    before = digest(encrypted.path)
+    for command in (["export"], ["passwd", "--new-passphrase-file", str(pwfile)], ["info"]):
+        extra = [] if command == ["info"] else ["--passphrase-file", str(pwfile)]
+        result = run_cli(command[0], encrypted.path, *command[1:], *extra)
+        _assert_clean_failure(result, 6, "damaged")
+    assert digest(encrypted.path) == before
+
+
+@pytest.mark.parametrize("command", ["encrypt", "passwd", "decrypt"])
+async def test_locked_file(plain: Fixture, pwfile: Path, command: str) -> None:
+    """A client holding the session open (vault's FileStorage takes an flock) blocks changes."""
+    storage = FileStorage(plain.name, workdir=plain.path.parent)
+    await storage.open()
+    try:
+        before = digest(plain.path)
+        args = [command, str(plain.path), "--passphrase-file", str(pwfile)]
+        if command == "decrypt":
+            args.append("--confirm-plaintext")
+        if command == "passwd":
+            args += ["--new-passphrase-file", str(pwfile)]
+        if command != "decrypt":
+            args += CHEAP
+        result = await asyncio.to_thread(run_cli, *args)
+        _assert_clean_failure(result, 5, "locked")
+        assert digest(plain.path) == before
+    finally:
+        await storage.close()
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "junk.session"
+    path.write_bytes(b"x" * 4096)
+    result = run_cli("--debug", "info", path)
+    assert result.returncode == 6
+    assert "Traceback" in result.stderr
+
+
+# --- changing slots ------------------------------------------------------------------------
+
+
+def test_passwd_changes_the_passphrase_only(
+    encrypted: Fixture, pwfile: Path, tmp_path: Path
+) -> None:
+    new = tmp_path / "new.txt"
+    new.write_text("a new passphrase")
+    result = run_cli(
+        "passwd", encrypted.path, "--passphrase-file", pwfile, "--new-passphrase-file", new, *CHEAP
+    )
+    assert result.returncode == 0, result.stderr
+    assert open_auth_key(encrypted.path, passphrase="a new passphrase") == encrypted.auth_key
+    old = run_cli("export", encrypted.path, "--passphrase-file", pwfile)
+    assert old.returncode == 3
+    assert leftovers(tmp_path) == []
+
+
+def test_add_and_remove_slots(encrypted: Fixture, pwfile: Path, tmp_path: Path) -> None:
+    keyfile = tmp_path / "kms.key"
+    key = os.urandom(32)
+    keyfile.write_text(key.hex())
+    added = run_cli(
+        "add-key", encrypted.path, "raw-key", "--passphrase-file", pwfile, "--new-key-file", keyfile
+    )
+    assert added.returncode == 0, added.stderr
+    assert "2 key slots: passphrase, raw-key" in added.stdout
+    assert open_auth_key(encrypted.path, key=key) == encrypted.auth_key
+
+    same = run_cli("remove-key", encrypted.path, "1", "--key-file", keyfile)
+    _assert_clean_failure(same, 7, "unlocked with")
+
+    before = digest(encrypted.path)
+    removed = run_cli("remove-key", encrypted.path, "0", "--key-file", keyfile)
+    assert removed.returncode == 0, removed.stderr
+    assert digest(encrypted.path) != before
+    facts = json.loads(run_cli("info", encrypted.path, "--json").stdout)
+    assert [s["type"] for s in facts["encryption"]["slots"]] == ["raw-key"]
+    assert run_cli("export", encrypted.path, "--passphrase-file", pwfile).returncode == 3
+
+    before = digest(encrypted.path)
+    last = run_cli("remove-key", encrypted.path, "0", "--key-file", keyfile)
+    assert last.returncode == 7
+    assert digest(encrypted.path) == before
+
+
+def test_add_a_second_passphrase(encrypted: Fixture, pwfile: Path, tmp_path: Path) -> None:
+    env = cli_env(SECOND="second passphrase")
+    result = run_cli(
+        "add-key", encrypted.path, "passphrase", "--passphrase-file", pwfile,
+        "--new-passphrase-env", "SECOND", *CHEAP, env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert open_auth_key(encrypted.path, passphrase="second passphrase") == encrypted.auth_key
+    assert open_auth_key(encrypted.path, passphrase=PASSPHRASE) == encrypted.auth_key
+
+
+def test_decrypt_needs_confirmation(encrypted: Fixture, pwfile: Path, tmp_path: Path) -> None:
+    before = digest(encrypted.path)
+    refused = run_cli("decrypt", encrypted.path, "--passphrase-file", pwfile)
+    _assert_clean_failure(refused, 2, "--confirm-plaintext")
+    assert digest(encrypted.path) == before
+    done = run_cli("decrypt", encrypted.path, "--passphrase-file", pwfile, "--confirm-plaintext")
+    assert done.returncode == 0, done.stderr
+    assert stored_auth_key(encrypted.path) == encrypted.auth_key
+    assert open_auth_key(encrypted.path) == encrypted.auth_key
+    assert leftovers(tmp_path) == []
+
+
+# --- strings -------------------------------------------------------------------------------
+
+
+def test_export_encrypted_string_for_ci(encrypted: Fixture, pwfile: Path) -> None:
+    before = digest(encrypted.path)
+    result = run_cli("export", encrypted.path, "--passphrase-file", pwfile)
+    assert result.returncode == 0, result.stderr
+    secret = result.stdout.strip()
+    assert secret.startswith("vault1:")
+    assert digest(encrypted.path) == before
+
+    async def resume() -> bytes | None:
+        storage = EncryptedStorage(MemoryStorage(), passphrase=PASSPHRASE, session_string=secret)
+        await storage.open()
+        try:
+            return await storage.auth_key()
+        finally:
+            await storage.close()
+
+    assert asyncio.run(resume()) == encrypted.auth_key
+
+
+def test_export_plain_warns_on_stderr(encrypted: Fixture, pwfile: Path) -> None:
+    expected = json.loads(Path("tests/data/pyrofork-2.3.69.json").read_text())["session_string"]
+    result = run_cli("export", encrypted.path, "--passphrase-file", pwfile, "--plain")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected
+    assert "warning" in result.stderr and "PLAINTEXT" in result.stderr
+    assert expected not in result.stderr
+
+
+def test_export_of_a_plaintext_file_encrypts_the_string(plain: Fixture, pwfile: Path) -> None:
+    before = digest(plain.path)
+    result = run_cli("export", plain.path, "--passphrase-file", pwfile, *CHEAP)
+    assert result.returncode == 0, result.stderr
+    text = result.stdout.strip()
+    assert text.startswith("vault1:")
+    assert digest(plain.path) == before
+    session = decrypt_session_string(text, passphrase=PASSPHRASE)
+    assert asyncio.run(_string_key(session)) == plain.auth_key
+
+
+async def _string_key(session_string: str) -> bytes | None:
+    storage = MemoryStorage(session_string=session_string)
+    await storage.open()
+    try:
+        return await storage.auth_key()
+    finally:
+        await storage.close()
+
+
+def test_string_encrypt_and_decrypt(pwfile: Path) -> None:
+    plain = json.loads(Path("tests/data/pyrogram-2.0.106.json").read_text())["session_string"]
+    enc = run_cli("string", "encrypt", "--passphrase-file", pwfile, *CHEAP, stdin=plain + "\n")
+    assert enc.returncode == 0, enc.stderr
+    assert enc.stdout.startswith("vault1:") and plain not in enc.stdout + enc.stderr
+    dec = run_cli("string", "decrypt", "--passphrase-file", pwfile, stdin=enc.stdout)
+    assert dec.returncode == 0, dec.stderr
+    assert dec.stdout.strip() == plain
+    assert "PLAINTEXT" in dec.stderr
+    bad = run_cli("string", "decrypt", "--passphrase-file", pwfile, stdin=enc.stdout[:-9])
+    _assert_clean_failure(bad, 6, "encrypted")
+    assert plain not in bad.stderr
+
+
+def test_import_plain_string_into_encrypted_file(tmp_path: Path, pwfile: Path) -> None:
+    meta = json.loads(Path("tests/data/kurigram-2.2.26.json").read_text())
+    out = tmp_path / "moved.session"
+    result = run_cli(
+        "import", "--out", out, "--passphrase-file", pwfile, *CHEAP, stdin=meta["session_string"]
+    )
+    assert result.returncode == 0, result.stderr
+    key = bytes.fromhex(meta["session"]["auth_key"])
+    assert key not in raw_bytes(out)
+    assert open_auth_key(out, passphrase=PASSPHRASE) == key
+    again = run_cli(
+        "import", "--out", out, "--passphrase-file", pwfile, stdin=meta["session_string"]
+    )
+    _assert_clean_failure(again, 7, "already exists")
+    assert leftovers(tmp_path) == []
+
+
+def test_import_encrypted_string_keeps_its_slots(
+    encrypted: Fixture, pwfile: Path, tmp_path: Path
+) -> None:
+    secret = run_cli("export", encrypted.path, "--passphrase-file", pwfile).stdout
+    out = tmp_path / "copy.session"
+    result = run_cli("import", "--out", out, "--passphrase-file", pwfile, stdin=secret)
+    assert result.returncode == 0, result.stderr
+    assert open_auth_key(out, passphrase=PASSPHRASE) == encrypted.auth_key
+
+
+def test_import_telethon_string(tmp_path: Path, pwfile: Path) -> None:
+    key = os.urandom(256)
+    text = telethon_string(5, "2001:67c:4e8:f004::a", key)
+    out = tmp_path / "from_telethon.session"
+
+    missing = run_cli("import", "--out", out, "--passphrase-file", pwfile, stdin=text)
+    _assert_clean_failure(missing, 2, "--api-id")
+    assert not out.exists()
+
+    result = run_cli(
+        "import", "--out", out, "--passphrase-file", pwfile, "--api-id", "2040",
+        "--user-id", "5000000009", *CHEAP, stdin=text,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    facts = json.loads(run_cli("info", out, "--json").stdout)
+    assert (facts["dc_id"], facts["api_id"], facts["user_id"]) == (5, 2040, 5000000009)
+    assert open_auth_key(out, passphrase=PASSPHRASE) == key
+
+
+# --- many files ----------------------------------------------------------------------------
+
+
+def test_directories_and_globs(tmp_path: Path, pwfile: Path) -> None:
+    folder = tmp_path / "sessions"
+    folder.mkdir()
+    fixtures = [client_fixture(stem, folder, name=stem) for stem in READABLE_FIXTURES]
+    (folder / "notes.txt").write_text("not a session")
+    result = run_cli("encrypt", folder, "--passphrase-file", pwfile, *CHEAP)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("encrypted ") == len(fixtures)
+    for fixture in fixtures:
+        assert open_auth_key(fixture.path, passphrase=PASSPHRASE) == fixture.auth_key
+
+    other = tmp_path / "more"
+    other.mkdir()
+    extra = [vault_fixture(other, name=f"acc{i}") for i in range(2)]
+    result = run_cli("encrypt", str(other / "acc*.session"), "--passphrase-file", pwfile, *CHEAP)
+    assert result.returncode == 0, result.stderr
+    assert all(stored_auth_key(f.path)[:4] == b"SVLT" for f in extra)  # type: ignore[index]
+
+
+def test_one_failing_file_does_not_stop_the_others(tmp_path: Path, pwfile: Path) -> None:
+    good = vault_fixture(tmp_path, name="good")
+    junk = tmp_path / "bad.session"
+    junk.write_bytes(b"garbage" * 100)
+    result = run_cli("encrypt", junk, good.path, "--passphrase-file", pwfile, *CHEAP)
+    assert result.returncode == 6
+    [line] = error_lines(result)
+    assert "bad.session" in line
+    assert open_auth_key(good.path, passphrase=PASSPHRASE) == good.auth_key
+
+
+# --- OS keyring ----------------------------------------------------------------------------
+
+
+def test_keyring_slot_round_trip(plain: Fixture, tmp_path: Path, pwfile: Path) -> None:
+    store = tmp_path / "keyring.json"
+    env = cli_env(
+        PYTHON_KEYRING_BACKEND="tests.cli_keyring.FileKeyring", VAULT_TEST_KEYRING=str(store)
+    )
+    result = run_cli("encrypt", plain.path, "--keyring", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "1 key slot: keyring" in result.stdout
+    [entry] = json.loads(store.read_text())
+    assert entry.startswith("session-vault/vault-")
+
+    added = run_cli(
+        "add-key", plain.path, "passphrase", "--keyring", "--new-passphrase-file", pwfile,
+        *CHEAP, env=env,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    removed = run_cli("remove-key", plain.path, "0", "--passphrase-file", pwfile, env=env)
+    assert removed.returncode == 0, removed.stderr
+    assert json.loads(store.read_text()) == {}
+    assert open_auth_key(plain.path, passphrase=PASSPHRASE) == plain.auth_key
+
+
+def test_unsafe_keyring_is_refused(plain: Fixture) -> None:
+    before = digest(plain.path)
+    env = cli_env(PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+    result = run_cli("encrypt", plain.path, "--keyring", env=env)
+    _assert_clean_failure(result, 8, "keyring")
+    assert digest(plain.path) == before

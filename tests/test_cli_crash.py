@@ -1,0 +1,109 @@
+"""``session-vault encrypt`` killed with SIGKILL at moments spread over its whole run: every
+time, the session file must be a valid session (the old plaintext one or the new encrypted
+one) with the right auth key, and the next run must finish the job and clean up."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from .cli_helpers import (
+    CHEAP,
+    cli_env,
+    client_fixture,
+    leftovers,
+    open_auth_key,
+    run_cli,
+    stored_auth_key,
+)
+from .encrypted_helpers import SIDE_SUFFIXES, raw_bytes
+
+PASSPHRASE = "kill me softly"
+
+
+def _encrypt_args(path: Path, pwfile: Path) -> list[str]:
+    return [sys.executable, "-m", "vault", "encrypt", str(path), "--passphrase-file", str(pwfile)]
+
+
+def _state(path: Path, auth_key: bytes) -> str:
+    """``"plain"`` or ``"encrypted"``; fails the test unless the file gives ``auth_key``."""
+    stored = stored_auth_key(path)
+    assert stored is not None, "the session lost its auth key"
+    if len(stored) == 256:
+        assert stored == auth_key
+        return "plain"
+    assert open_auth_key(path, passphrase=PASSPHRASE) == auth_key
+    return "encrypted"
+
+
+def _reset(path: Path, pristine: bytes) -> None:
+    for suffix in SIDE_SUFFIXES[1:]:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(f"{path}{suffix}")
+    path.write_bytes(pristine)
+
+
+def kill_loop(tmp_path: Path, iterations: int, seed: int) -> Counter[str]:
+    rng = random.Random(seed)
+    fixture = client_fixture("pyrofork-2.3.69", tmp_path)
+    pristine = fixture.path.read_bytes()
+    pwfile = tmp_path / "pw.txt"
+    pwfile.write_text(PASSPHRASE)
+    env = cli_env()
+    durations = []
+    for _ in range(2):
+        started = time.monotonic()
+        done = run_cli(*_encrypt_args(fixture.path, pwfile)[3:], *CHEAP)
+        durations.append(time.monotonic() - started)
+        assert done.returncode == 0, done.stderr
+        _reset(fixture.path, pristine)
+    span = 1.1 * max(durations)
+    # Most of a run is interpreter start-up; spend most kill moments after it.
+    started = time.monotonic()
+    assert run_cli("--version").returncode == 0
+    start_up = 0.8 * (time.monotonic() - started)
+
+    outcomes: Counter[str] = Counter()
+    for i in range(iterations):
+        _reset(fixture.path, pristine)
+        process = subprocess.Popen(
+            [*_encrypt_args(fixture.path, pwfile), *CHEAP],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        # Stratified: kill moments cover [start_up, span) evenly, random within each slice.
+        time.sleep(start_up + (span - start_up) * (i + rng.random()) / iterations)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        outcomes[_state(fixture.path, fixture.auth_key)] += 1
+        outcomes["killed mid-way (temporaries left)"] += bool(leftovers(tmp_path))
+
+        again = run_cli("encrypt", fixture.path, "--passphrase-file", pwfile, *CHEAP)
+        assert again.returncode == 0, again.stderr
+        assert _state(fixture.path, fixture.auth_key) == "encrypted"
+        assert leftovers(tmp_path) == []
+        assert fixture.auth_key not in raw_bytes(fixture.path)
+    return outcomes
+
+
+def test_sigkill_during_encrypt_leaves_old_or_new(tmp_path: Path) -> None:
+    outcomes = kill_loop(tmp_path, iterations=30, seed=7)
+    assert outcomes["plain"] > 0 and outcomes["encrypted"] > 0, outcomes
+
+
+@pytest.mark.stress
+def test_sigkill_during_encrypt_stress(tmp_path: Path) -> None:
+    outcomes = kill_loop(tmp_path, iterations=300, seed=int(time.time()))
+    assert outcomes["plain"] > 0 and outcomes["encrypted"] > 0, outcomes

@@ -1,0 +1,147 @@
+"""The interactive prompts of ``session-vault``, typed into a real pseudo-terminal (pexpect):
+the passphrase is asked without echo, twice when new, and never appears on the screen."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from .cli_helpers import (
+    CHEAP,
+    ROOT,
+    Fixture,
+    cli_env,
+    open_auth_key,
+    telethon_string,
+    vault_fixture,
+)
+from .encrypted_helpers import digest
+
+pexpect = pytest.importorskip("pexpect")
+
+PASSPHRASE = "typed at the prompt 42"
+
+
+def spawn(*args: str | Path) -> object:
+    """``python -m vault ARGS`` on a new pseudo-terminal (its controlling terminal)."""
+    env = cli_env()
+    return pexpect.spawn(
+        sys.executable,
+        ["-m", "vault", *map(str, args)],
+        env=env,
+        cwd=str(ROOT),
+        encoding="utf-8",
+        timeout=60,
+        echo=True,
+    )
+
+
+@pytest.fixture
+def plain(tmp_path: Path) -> Fixture:
+    return vault_fixture(tmp_path)
+
+
+def finish(child: object) -> tuple[str, int]:
+    """Everything the child printed until it exited, and its exit status."""
+    child.expect(pexpect.EOF)  # type: ignore[attr-defined]
+    child.close()  # type: ignore[attr-defined]
+    return child.before, child.exitstatus  # type: ignore[attr-defined]
+
+
+def test_encrypt_prompts_twice_without_echo(plain: Fixture) -> None:
+    child = spawn("encrypt", plain.path, *CHEAP)
+    child.expect("New passphrase: ")  # type: ignore[attr-defined]
+    child.sendline(PASSPHRASE)  # type: ignore[attr-defined]
+    child.expect("Repeat new passphrase: ")  # type: ignore[attr-defined]
+    screen = child.before  # type: ignore[attr-defined]
+    child.sendline(PASSPHRASE)  # type: ignore[attr-defined]
+    rest, status = finish(child)
+    assert status == 0, rest
+    assert "encrypted" in rest
+    assert PASSPHRASE not in screen + rest
+    assert open_auth_key(plain.path, passphrase=PASSPHRASE) == plain.auth_key
+
+
+def test_mismatched_passphrases_change_nothing(plain: Fixture) -> None:
+    before = digest(plain.path)
+    child = spawn("encrypt", plain.path, *CHEAP)
+    child.expect("New passphrase: ")  # type: ignore[attr-defined]
+    child.sendline(PASSPHRASE)  # type: ignore[attr-defined]
+    child.expect("Repeat new passphrase: ")  # type: ignore[attr-defined]
+    child.sendline(PASSPHRASE + "x")  # type: ignore[attr-defined]
+    rest, status = finish(child)
+    assert status == 2
+    assert "did not match" in rest
+    assert PASSPHRASE not in rest
+    assert digest(plain.path) == before
+
+
+def test_unlock_prompt_and_hidden_session_string(plain: Fixture, tmp_path: Path) -> None:
+    """export asks once for the passphrase; import reads the pasted string without echo."""
+    key = tmp_path / "kms.key"
+    key.write_bytes(os.urandom(32))
+    child = spawn("encrypt", plain.path, "--key-file", key)
+    rest, status = finish(child)
+    assert status == 0, rest
+
+    child = spawn("export", plain.path, "--plain", "--key-file", key)
+    exported, status = finish(child)
+    assert status == 0, exported
+    session_string = exported.strip().splitlines()[-1]
+
+    out = tmp_path / "imported.session"
+    child = spawn("import", "--out", out, *CHEAP)
+    child.expect("input is hidden")  # type: ignore[attr-defined]
+    child.sendline(session_string)  # type: ignore[attr-defined]
+    child.expect("New passphrase: ")  # type: ignore[attr-defined]
+    screen = child.before  # type: ignore[attr-defined]
+    child.sendline(PASSPHRASE)  # type: ignore[attr-defined]
+    child.expect("Repeat new passphrase: ")  # type: ignore[attr-defined]
+    child.sendline(PASSPHRASE)  # type: ignore[attr-defined]
+    rest, status = finish(child)
+    assert status == 0, rest
+    assert session_string not in screen + rest
+    assert open_auth_key(out, passphrase=PASSPHRASE) == plain.auth_key
+
+    child = spawn("export", out)
+    child.expect("Passphrase: ")  # type: ignore[attr-defined]
+    child.sendline("wrong")  # type: ignore[attr-defined]
+    rest, status = finish(child)
+    assert status == 3
+    assert "does not unlock" in rest
+
+
+def test_telethon_import_asks_for_what_the_string_lacks(tmp_path: Path) -> None:
+    auth_key = os.urandom(256)
+    text = telethon_string(2, "149.154.167.51", auth_key)
+    out = tmp_path / "moved.session"
+    child = spawn("import", "--out", out, *CHEAP)
+    child.expect("input is hidden")  # type: ignore[attr-defined]
+    child.sendline(text)  # type: ignore[attr-defined]
+    child.expect("no api id; enter it: ")  # type: ignore[attr-defined]
+    child.sendline("2040")  # type: ignore[attr-defined]
+    child.expect("no user id; enter it: ")  # type: ignore[attr-defined]
+    child.sendline("5000000042")  # type: ignore[attr-defined]
+    child.expect("New passphrase: ")  # type: ignore[attr-defined]
+    child.sendline(PASSPHRASE)  # type: ignore[attr-defined]
+    child.expect("Repeat new passphrase: ")  # type: ignore[attr-defined]
+    child.sendline(PASSPHRASE)  # type: ignore[attr-defined]
+    rest, status = finish(child)
+    assert status == 0, rest
+    assert open_auth_key(out, passphrase=PASSPHRASE) == auth_key
+
+
+def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    fixtures = [vault_fixture(folder, name=f"acc{i}") for i in range(3)]
+    pwfile = tmp_path / "pw"
+    pwfile.write_text(PASSPHRASE)
+    rest, status = finish(spawn("encrypt", folder, "--passphrase-file", pwfile, *CHEAP))
+    assert status == 0, rest
+    assert "] 2/3 " in rest and rest.count("encrypted ") == 3
+    for fixture in fixtures:
+        assert open_auth_key(fixture.path, passphrase=PASSPHRASE) == fixture.auth_key

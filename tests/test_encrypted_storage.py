@@ -1,0 +1,522 @@
+"""EncryptedStorage over real File, Memory and custom backends: the issue's usage block, wrong
+keys and tampering with the stored bytes unchanged, raw-file scans, plaintext migration, swaps,
+key slots, and no secret in reprs, logs or errors."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import vault.crypto.slots
+from vault import EncryptedStorage, decrypt_session_string
+from vault.crypto import CHEAP_KDF, DEFAULT_KDF, KdfParams
+from vault.crypto.slots import PassphraseSlot, RawKeySlot
+from vault.errors import (
+    CorruptedError,
+    KeySlotError,
+    PlaintextSessionError,
+    StorageClosedError,
+    WrongKeyError,
+)
+from vault.session_string import ENCRYPTED_PREFIX, decode_session_string
+from vault.storage import FileStorage, MemoryStorage, Storage
+
+from .encrypted_helpers import DictStorage, digest, log_in, raw_bytes
+
+PW = "correct horse battery staple"
+RAW_KEY = bytes(range(32))
+
+
+def encrypted(inner: Storage, **kwargs: Any) -> EncryptedStorage:
+    kwargs.setdefault("passphrase", PW)
+    return EncryptedStorage(inner, kdf=CHEAP_KDF, **kwargs)
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    return tmp_path / "sessions"
+
+
+def database(workdir: Path, name: str = "my_account") -> Path:
+    return workdir / f"{name}.session"
+
+
+async def make_session(workdir: Path, name: str = "my_account", **kwargs: Any) -> bytes:
+    """An encrypted file session, logged in and closed; returns its auth key."""
+    storage = encrypted(FileStorage(name, workdir=workdir), **kwargs)
+    await storage.open()
+    key = await log_in(storage)
+    await storage.close()
+    return key
+
+
+async def stored_field(workdir: Path, name: str = "my_account") -> bytes:
+    """What the inner (plain) storage holds in its auth key field."""
+    inner = FileStorage(name, workdir=workdir)
+    await inner.open()
+    try:
+        value = await inner.auth_key()
+    finally:
+        await inner.close()
+    assert isinstance(value, bytes)
+    return value
+
+
+async def write_field(workdir: Path, value: bytes | None, name: str = "my_account") -> None:
+    inner = FileStorage(name, workdir=workdir)
+    await inner.open()
+    await inner.auth_key(value)
+    await inner.close()
+
+
+# --- the usage block of the issue ----------------------------------------------------------
+
+
+InnerFactory = Callable[[Path, dict[str, Any]], Storage]
+INNERS: dict[str, InnerFactory] = {
+    "file": lambda workdir, _: FileStorage("my_account", workdir=workdir),
+    "custom": lambda _, server: DictStorage("my_account", server),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(INNERS))
+async def test_usage_block(kind: str, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VAULT_PASSPHRASE", PW)
+    server: dict[str, Any] = {}
+    storage = encrypted(INNERS[kind](workdir, server), passphrase=os.environ["VAULT_PASSPHRASE"])
+    await storage.open()
+    key = await log_in(storage)
+    await storage.update_peers([(42, 4242, "user", "alice", None)])
+    await storage.save()
+    enc = await storage.export_session_string()
+    plain = await storage.export_plain_session_string()
+    await storage.close()
+
+    assert enc.startswith(ENCRYPTED_PREFIX)
+    assert decode_session_string(plain).auth_key == key
+    assert decrypt_session_string(enc, passphrase=PW) == plain
+
+    # The inner storage never holds the key; everything else is there in the clear.
+    inner = INNERS[kind](workdir, server)
+    await inner.open()
+    assert await inner.auth_key() not in (None, key)
+    assert (await inner.dc_id(), await inner.user_id()) == (4, 777000)
+    await inner.close()
+
+    again = encrypted(INNERS[kind](workdir, server))
+    await again.open()
+    assert await again.auth_key() == key
+    assert (await again.get_peer_by_id(42)) is not None
+    await again.close()
+
+    pw = PW
+    ci = encrypted(MemoryStorage(":memory:"), passphrase=pw, session_string=enc)
+    await ci.open()
+    assert await ci.auth_key() == key
+    assert await ci.user_id() == 777000
+    assert await ci.export_plain_session_string() == plain
+    await ci.close()
+
+
+async def test_memory_storage_round_trip_through_encrypted_string() -> None:
+    first = encrypted(MemoryStorage(), key=RAW_KEY, passphrase=None)
+    await first.open()
+    key = await log_in(first)
+    enc = await first.export_session_string()
+    await first.close()
+
+    second = encrypted(MemoryStorage(), key=RAW_KEY, passphrase=None, session_string=enc)
+    await second.open()
+    assert await second.auth_key() == key
+    await second.close()
+
+
+async def test_default_kdf_profile_once() -> None:
+    storage = EncryptedStorage(MemoryStorage(), passphrase=PW)
+    await storage.open()
+    key = await log_in(storage)
+    enc = await storage.export_session_string()
+    (slot,) = storage.key_slots
+    await storage.close()
+    assert isinstance(slot, PassphraseSlot)
+    assert slot.kdf == DEFAULT_KDF == KdfParams(time_cost=3, memory_cost=65536, parallelism=4)
+    assert decode_session_string(decrypt_session_string(enc, passphrase=PW)).auth_key == key
+
+
+async def test_passphrase_may_be_bytes_or_a_callable_read_once_at_open(workdir: Path) -> None:
+    key = await make_session(workdir, passphrase=PW.encode())
+    calls: list[int] = []
+
+    def ask() -> str:
+        calls.append(1)
+        return PW
+
+    storage = encrypted(FileStorage("my_account", workdir=workdir), passphrase=ask)
+    assert calls == []
+    await storage.open()
+    assert await storage.auth_key() == key
+    assert await storage.auth_key() == key
+    await storage.close()
+    assert calls == [1]
+
+
+async def test_kdf_runs_once_per_open(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A spy around the real Argon2id call counts derivations (it still derives for real)."""
+    real, runs = vault.crypto.slots.derive_key, []
+
+    def counting(*args: Any) -> bytearray:
+        runs.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(vault.crypto.slots, "derive_key", counting)
+    key = await make_session(workdir)
+    assert len(runs) == 1
+    storage = encrypted(FileStorage("my_account", workdir=workdir))
+    await storage.open()
+    for _ in range(5):
+        assert await storage.auth_key() == key
+    await storage.auth_key(os.urandom(256))
+    await storage.export_session_string()
+    await storage.close()
+    assert len(runs) == 2
+
+
+# --- wrong keys and tampering leave the stored bytes unchanged -------------------------------
+
+
+@pytest.mark.parametrize(
+    "unlock",
+    [{"passphrase": "wrong"}, {"passphrase": None, "key": RAW_KEY}],
+    ids=["wrong-passphrase", "key-without-slot"],
+)
+async def test_wrong_key_changes_nothing(workdir: Path, unlock: dict[str, Any]) -> None:
+    await make_session(workdir)
+    before = digest(database(workdir))
+    storage = encrypted(FileStorage("my_account", workdir=workdir), **unlock)
+    with pytest.raises(WrongKeyError) as caught:
+        await storage.open()
+    assert digest(database(workdir)) == before
+    assert "wrong" not in str(caught.value)
+    with pytest.raises(StorageClosedError):
+        await storage.dc_id()
+
+
+async def test_wrong_key_changes_nothing_in_a_custom_storage() -> None:
+    server: dict[str, Any] = {}
+    storage = encrypted(DictStorage("s", server))
+    await storage.open()
+    await log_in(storage)
+    await storage.close()
+    before = repr(server)
+    with pytest.raises(WrongKeyError):
+        await encrypted(DictStorage("s", server), passphrase="nope").open()
+    assert repr(server) == before
+
+
+async def test_every_tampered_byte_is_detected_and_changes_nothing(workdir: Path) -> None:
+    await make_session(workdir)
+    good = await stored_field(workdir)
+    positions = range(0, len(good), 7)
+    for position in positions:
+        bad = bytearray(good)
+        bad[position] ^= 0x01
+        await write_field(workdir, bytes(bad))
+        before = digest(database(workdir))
+        with pytest.raises((CorruptedError, WrongKeyError)):
+            await encrypted(FileStorage("my_account", workdir=workdir)).open()
+        assert digest(database(workdir)) == before
+    for length in (0, 1, 4, 100, len(good) - 1):
+        await write_field(workdir, good[:length])
+        with pytest.raises(CorruptedError):
+            await encrypted(FileStorage("my_account", workdir=workdir)).open()
+    assert len(positions) > 50
+
+
+async def test_field_holding_another_type_is_corrupted() -> None:
+    server: dict[str, Any] = {"s": {"auth_key": "not bytes", "dc_id": 2}}
+    with pytest.raises(CorruptedError, match="holds str"):
+        await encrypted(DictStorage("s", server)).open()
+
+
+# --- swaps between sessions and fields --------------------------------------------------------
+
+
+async def test_envelope_swapped_between_sessions_is_detected(workdir: Path) -> None:
+    await make_session(workdir, "alice")
+    await make_session(workdir, "bob")
+    await write_field(workdir, await stored_field(workdir, "bob"), "alice")
+    before = digest(database(workdir, "alice"))
+    with pytest.raises(CorruptedError, match="another session"):
+        await encrypted(FileStorage("alice", workdir=workdir)).open()
+    assert digest(database(workdir, "alice")) == before
+
+
+async def test_renamed_session_opens_with_rebind(workdir: Path) -> None:
+    key = await make_session(workdir, "old")
+    database(workdir, "old").rename(database(workdir, "new"))
+    with pytest.raises(CorruptedError, match="rebind=True"):
+        await encrypted(FileStorage("new", workdir=workdir)).open()
+    storage = encrypted(FileStorage("new", workdir=workdir), rebind=True)
+    await storage.open()
+    assert await storage.auth_key() == key
+    await storage.close()
+    storage = encrypted(FileStorage("new", workdir=workdir))
+    await storage.open()
+    assert await storage.auth_key() == key
+    await storage.close()
+
+
+async def test_envelope_swapped_between_fields_is_detected(workdir: Path) -> None:
+    await make_session(workdir)
+    storage = encrypted(FileStorage("my_account", workdir=workdir))
+    await storage.open()
+    enc = await storage.export_session_string()
+    await storage.close()
+    auth_envelope = await stored_field(workdir)
+    string_envelope = base64.urlsafe_b64decode(enc[len(ENCRYPTED_PREFIX) :] + "==")
+    await write_field(workdir, string_envelope)
+    with pytest.raises(CorruptedError):
+        await encrypted(FileStorage("my_account", workdir=workdir)).open()
+    as_string = ENCRYPTED_PREFIX + base64.urlsafe_b64encode(auth_envelope).decode().rstrip("=")
+    with pytest.raises(CorruptedError):
+        decrypt_session_string(as_string, passphrase=PW)
+
+
+async def test_envelope_replaced_while_open_is_detected(workdir: Path) -> None:
+    await make_session(workdir, "other")
+    other_envelope = await stored_field(workdir, "other")
+    storage = encrypted(DictStorage("my_account", server := {}))
+    await storage.open()
+    await log_in(storage)
+    server["my_account"]["auth_key"] = other_envelope
+    with pytest.raises(CorruptedError):
+        await storage.auth_key()
+    await storage.close()
+
+
+# --- plaintext sessions --------------------------------------------------------------------------
+
+
+async def plain_session(workdir: Path) -> bytes:
+    inner = FileStorage("my_account", workdir=workdir)
+    await inner.open()
+    key = await log_in(inner)
+    await inner.update_peers([(i, i, "user", f"user{i}", None) for i in range(500)])
+    await inner.close()
+    return key
+
+
+async def test_plaintext_session_is_refused_unchanged(workdir: Path) -> None:
+    await plain_session(workdir)
+    before = digest(database(workdir))
+    with pytest.raises(PlaintextSessionError, match="session-vault encrypt"):
+        await encrypted(FileStorage("my_account", workdir=workdir)).open()
+    assert digest(database(workdir)) == before
+
+
+async def test_plain_session_string_is_refused_without_migrate() -> None:
+    plain_storage = MemoryStorage()
+    await plain_storage.open()
+    await log_in(plain_storage)
+    plain = await plain_storage.export_session_string()
+    await plain_storage.close()
+    with pytest.raises(PlaintextSessionError):
+        await encrypted(MemoryStorage(), session_string=plain).open()
+    storage = encrypted(MemoryStorage(), session_string=plain, migrate=True)
+    await storage.open()
+    assert await storage.export_plain_session_string() == plain
+    await storage.close()
+
+
+async def test_migrate_leaves_no_plaintext_key_in_the_file(workdir: Path) -> None:
+    key = await plain_session(workdir)
+    storage = encrypted(FileStorage("my_account", workdir=workdir), migrate=True)
+    await storage.open()
+    assert await storage.auth_key() == key
+    assert (await storage.get_peer_by_id(499)) is not None
+    # The WAL still exists while open: the old key must be gone from it already.
+    assert_absent(key, raw_bytes(database(workdir)))
+    await storage.close()
+    assert_absent(key, raw_bytes(database(workdir)))
+    assert await stored_field(workdir) != key
+
+
+def assert_absent(key: bytes, raw: bytes) -> None:
+    assert len(raw) > 4096
+    for form in (key, key[:32], key[-32:], key.hex().encode(), base64.b64encode(key)):
+        assert form not in raw
+
+
+async def test_raw_file_never_holds_the_auth_key(workdir: Path) -> None:
+    storage = encrypted(FileStorage("my_account", workdir=workdir))
+    await storage.open()
+    keys = [await log_in(storage)]
+    for _ in range(3):  # Pyrogram writes a new key after a DC migration
+        keys.append(os.urandom(256))
+        await storage.auth_key(keys[-1])
+    for key in keys:
+        assert_absent(key, raw_bytes(database(workdir)))
+    plain = await storage.export_plain_session_string()
+    await storage.close()
+    raw = raw_bytes(database(workdir))
+    for key in keys:
+        assert_absent(key, raw)
+    assert plain.encode() not in raw
+
+
+# --- key slots -----------------------------------------------------------------------------------
+
+
+async def test_slots_rewrap_the_same_data_key(workdir: Path) -> None:
+    key = await make_session(workdir)
+    storage = encrypted(FileStorage("my_account", workdir=workdir))
+    await storage.open()
+    await storage.add_key(RAW_KEY)
+    raw_slot = storage.key_slots[1]
+    await storage.change_passphrase("new passphrase")
+    assert storage.key_slots[1] == raw_slot  # untouched: same DEK, no re-derivation
+    assert [type(s) for s in storage.key_slots] == [PassphraseSlot, RawKeySlot]
+    await storage.close()
+
+    with pytest.raises(WrongKeyError):
+        await encrypted(FileStorage("my_account", workdir=workdir)).open()
+    for unlock in ({"passphrase": "new passphrase"}, {"passphrase": None, "key": RAW_KEY}):
+        storage = encrypted(FileStorage("my_account", workdir=workdir), **unlock)
+        await storage.open()
+        assert await storage.auth_key() == key
+        await storage.close()
+
+
+async def test_remove_slots_but_never_the_last(workdir: Path) -> None:
+    key = await make_session(workdir, key=RAW_KEY)
+    storage = encrypted(FileStorage("my_account", workdir=workdir))
+    await storage.open()
+    await storage.remove_key(RAW_KEY)
+    with pytest.raises(KeySlotError, match="last key slot"):
+        await storage.remove_slot(0)
+    with pytest.raises(KeySlotError):
+        await storage.remove_key(RAW_KEY)
+    with pytest.raises(KeySlotError):
+        await storage.remove_slot(5)
+    await storage.close()
+    with pytest.raises(WrongKeyError):
+        await encrypted(
+            FileStorage("my_account", workdir=workdir), passphrase=None, key=RAW_KEY
+        ).open()
+    storage = encrypted(FileStorage("my_account", workdir=workdir))
+    await storage.open()
+    assert await storage.auth_key() == key
+    await storage.close()
+
+
+async def test_add_passphrase_and_change_the_one_used(workdir: Path) -> None:
+    key = await make_session(workdir)
+    storage = encrypted(FileStorage("my_account", workdir=workdir))
+    await storage.open()
+    await storage.add_passphrase("second")
+    await storage.close()
+
+    storage = encrypted(FileStorage("my_account", workdir=workdir), passphrase="second")
+    await storage.open()
+    await storage.change_passphrase("third")
+    await storage.close()
+    for pw, works in ((PW, True), ("second", False), ("third", True)):
+        storage = encrypted(FileStorage("my_account", workdir=workdir), passphrase=pw)
+        if works:
+            await storage.open()
+            assert await storage.auth_key() == key
+            await storage.close()
+        else:
+            with pytest.raises(WrongKeyError):
+                await storage.open()
+
+
+async def test_needs_rekey_then_upgrade(workdir: Path) -> None:
+    await make_session(workdir)
+    stronger = KdfParams(time_cost=2, memory_cost=64, parallelism=1)
+    storage = EncryptedStorage(
+        FileStorage("my_account", workdir=workdir), passphrase=PW, kdf=stronger
+    )
+    await storage.open()
+    assert storage.needs_rekey()
+    await storage.change_passphrase(PW)
+    assert not storage.needs_rekey()
+    await storage.close()
+    storage = EncryptedStorage(
+        FileStorage("my_account", workdir=workdir), passphrase=PW, kdf=stronger
+    )
+    await storage.open()
+    assert not storage.needs_rekey()
+    await storage.close()
+
+
+async def test_slot_changes_before_login_apply_to_the_first_key() -> None:
+    storage = encrypted(MemoryStorage())
+    await storage.open()
+    await storage.add_key(RAW_KEY)
+    await log_in(storage)
+    enc = await storage.export_session_string()
+    await storage.close()
+    assert decrypt_session_string(enc, key=RAW_KEY) == decrypt_session_string(enc, passphrase=PW)
+
+
+# --- memory hygiene and leaks --------------------------------------------------------------------
+
+
+async def test_close_wipes_the_data_key() -> None:
+    storage = encrypted(MemoryStorage(), key=RAW_KEY)
+    await storage.open()
+    await log_in(storage)
+    keyset = storage._keyset
+    assert keyset is not None
+    dek = keyset._dek
+    assert any(dek)
+    await storage.close()
+    assert dek == bytearray(32)
+    assert storage._keyset is None and storage._key is None
+    with pytest.raises(StorageClosedError):
+        await storage.auth_key()
+    with pytest.raises(StorageClosedError):
+        await storage.open()
+
+
+async def test_no_secret_in_repr_logs_or_errors(
+    workdir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    shown: list[str] = []
+    storage = encrypted(FileStorage("my_account", workdir=workdir), key=RAW_KEY)
+    await storage.open()
+    key = await log_in(storage)
+    plain = await storage.export_plain_session_string()
+    enc = await storage.export_session_string()
+    await storage.add_passphrase("another secret")
+    shown += [repr(storage), str(storage), repr(storage.key_slots), repr(storage._keyset)]
+    await storage.close()
+    for attempt in (
+        lambda: encrypted(FileStorage("my_account", workdir=workdir), passphrase="typo").open(),
+        lambda: encrypted(MemoryStorage(), passphrase="typo", session_string=enc).open(),
+    ):
+        with pytest.raises(WrongKeyError) as caught:
+            await attempt()
+        error = caught.value
+        shown += traceback.format_exception(type(error), error, error.__traceback__)
+        assert error.__cause__ is None
+        assert error.__context__ is None or error.__suppress_context__
+    with pytest.raises(CorruptedError) as corrupted:
+        decrypt_session_string(enc[:-8], passphrase=PW)
+    shown.append(str(corrupted.value))
+    shown += [record.getMessage() for record in caplog.records]
+    text = "\n".join(shown)
+    secrets = [PW, "another secret", "typo", plain, enc, key.hex(), RAW_KEY.hex()]
+    secrets += [base64.b64encode(key).decode(), base64.urlsafe_b64encode(key).decode()[:40]]
+    for secret in secrets:
+        assert secret not in text
+    assert "my_account" in text

@@ -1,0 +1,336 @@
+"""Generate the format test vectors in this directory: ``python -m tests.vectors.generate``.
+
+One vector per file, mostly negative cases. Each file is ``key: value`` lines, a blank line, then
+the body: the envelope in hex (64 characters a line) for ``purpose: auth-key``, or the encrypted
+session string for ``purpose: session-string``. Keys:
+
+* ``expect``: ``success``, ``corrupted``, ``unsupported``, ``wrong key`` or ``invalid``;
+* ``purpose``: ``auth-key`` or ``session-string``;
+* ``session``: for auth keys, the session name the envelope must be bound to;
+* ``passphrase`` (UTF-8 text) and/or ``key`` (hex): what the decryptor is given;
+* ``plaintext``: for ``success``, the hex of the decrypted bytes;
+* ``comment``.
+
+Randomness comes from a seeded SHA-256 stream (``vault.crypto.rng._deterministic``), so running
+this again gives the same bytes; ``tests/test_format_vectors.py`` checks that it does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from vault.crypto import rng
+from vault.crypto.envelope import CHECK_SIZE, Purpose
+from vault.crypto.kdf import CHEAP_KDF, DEFAULT_KDF, KdfParams
+from vault.crypto.keyset import Keyset
+from vault.crypto.slots import Credentials
+from vault.crypto.strings import _encode
+from vault.session_string import ENCRYPTED_PREFIX, SessionData, pack_session
+
+HERE = Path(__file__).parent
+PASSPHRASE = "correct horse battery staple"
+RAW_KEY = bytes(range(32))
+SESSION = "my_account"
+AUTH_KEY = hashlib.sha256(b"auth key").digest() * 8
+DATA = SessionData(
+    dc_id=4, api_id=12345, test_mode=False, auth_key=AUTH_KEY, user_id=777000, is_bot=False
+)
+
+
+@dataclass(frozen=True)
+class Vector:
+    name: str
+    expect: str
+    purpose: str
+    body: str
+    comment: str
+    passphrase: str | None = PASSPHRASE
+    key: bytes | None = None
+    session: str = SESSION
+    plaintext: bytes | None = None
+
+    def render(self) -> str:
+        lines = [f"expect: {self.expect}", f"purpose: {self.purpose}"]
+        if self.purpose == "auth-key":
+            lines.append(f"session: {self.session}")
+        if self.passphrase is not None:
+            lines.append(f"passphrase: {self.passphrase}")
+        if self.key is not None:
+            lines.append(f"key: {self.key.hex()}")
+        if self.plaintext is not None:
+            lines.append(f"plaintext: {self.plaintext.hex()}")
+        lines.append(f"comment: {self.comment}")
+        return "\n".join(lines) + "\n\n" + self.body + "\n"
+
+
+def _keyset(*, passphrase: bool = True, key: bool = False, kdf: KdfParams) -> Keyset:
+    creds = Credentials.from_args(
+        passphrase=PASSPHRASE if passphrase else None, key=RAW_KEY if key else None
+    )
+    return Keyset.create(creds, kdf)
+
+
+def sealed_auth_key(
+    seed: str, *, passphrase: bool = True, key: bool = False, kdf: KdfParams = CHEAP_KDF
+) -> bytes:
+    with rng._deterministic(seed.encode()):
+        keyset = _keyset(passphrase=passphrase, key=key, kdf=kdf)
+        return keyset.seal(Purpose.AUTH_KEY, SESSION.encode(), AUTH_KEY)
+
+
+def sealed_string(seed: str, *, kdf: KdfParams = CHEAP_KDF) -> bytes:
+    """The envelope inside an encrypted session string."""
+    with rng._deterministic(seed.encode()):
+        return _keyset(kdf=kdf).seal(Purpose.SESSION_STRING, b"", pack_session(DATA))
+
+
+def recheck(envelope: bytes) -> bytes:
+    """Recompute the (unkeyed) check after an edit, as a deliberate attacker would."""
+    body = envelope[:-CHECK_SIZE]
+    return body + hashlib.sha256(body).digest()[:CHECK_SIZE]
+
+
+def edit(envelope: bytes, offset: int, new: bytes) -> bytes:
+    return envelope[:offset] + new + envelope[offset + len(new) :]
+
+
+def first_slot(envelope: bytes) -> int:
+    """Offset of the first slot's type byte."""
+    return 4 + 1 + 16 + 1 + envelope[21] + 1
+
+
+def as_hex(envelope: bytes) -> str:
+    text = envelope.hex()
+    return "\n".join(text[i : i + 64] for i in range(0, len(text), 64))
+
+
+def as_string(envelope: bytes) -> str:
+    return ENCRYPTED_PREFIX + _encode(envelope)
+
+
+def vectors() -> list[Vector]:
+    base = sealed_auth_key("base")
+    slot = first_slot(base)
+    kdf_at = slot + 3 + 16  # type, length, salt
+    good = "a valid envelope"
+    auth: list[tuple[str, str, bytes, str]] = [
+        ("auth_key_passphrase", "success", base, "one passphrase slot, cheap Argon2id"),
+        ("auth_key_truncated", "corrupted", base[:-1], "last byte missing"),
+        ("auth_key_extra_byte", "corrupted", base + b"\x00", "one byte appended"),
+        ("auth_key_bad_check", "corrupted", edit(base, len(base) - 1, b"\x00"), "check edited"),
+        (
+            "auth_key_flipped_ciphertext",
+            "corrupted",
+            edit(base, len(base) - 40, b"\xff"),
+            "ciphertext byte changed, check not recomputed",
+        ),
+        (
+            "auth_key_forged_tag",
+            "corrupted",
+            recheck(edit(base, len(base) - 17, b"\x00")),
+            "tag byte changed and check recomputed: only the AEAD tag catches it",
+        ),
+        ("auth_key_bad_magic", "corrupted", recheck(edit(base, 0, b"X")), "magic is XVLT"),
+        (
+            "auth_key_version_2",
+            "unsupported",
+            recheck(edit(base, 4, b"\x02")),
+            "format version 2 is unknown to version 1 readers",
+        ),
+        (
+            "auth_key_zero_slots",
+            "corrupted",
+            recheck(edit(base, slot - 1, b"\x00")),
+            "slot count 0",
+        ),
+        (
+            "auth_key_nine_slots",
+            "corrupted",
+            recheck(edit(base, slot - 1, b"\x09")),
+            "slot count above the maximum of 8",
+        ),
+        (
+            "auth_key_unknown_slot_type",
+            "unsupported",
+            recheck(edit(base, slot, b"\x09")),
+            "slot type 9 is not defined in version 1",
+        ),
+        (
+            "auth_key_slot_length",
+            "corrupted",
+            recheck(edit(base, slot + 1, b"\x00\x57")),
+            "passphrase slot body length 87 instead of 88",
+        ),
+        (
+            "auth_key_argon2_64gib",
+            "corrupted",
+            recheck(edit(base, kdf_at + 4, struct.pack(">I", 64 * 1024 * 1024))),
+            "Argon2 memory 64 GiB: above the cap, refused before running the KDF",
+        ),
+        (
+            "auth_key_argon2_zero_passes",
+            "corrupted",
+            recheck(edit(base, kdf_at, struct.pack(">I", 0))),
+            "Argon2 time cost 0",
+        ),
+        (
+            "auth_key_argon2_17_lanes",
+            "corrupted",
+            recheck(edit(base, kdf_at + 8, struct.pack(">I", 17))),
+            "Argon2 parallelism 17",
+        ),
+        (
+            "auth_key_salt_edited",
+            "wrong key",
+            recheck(edit(base, slot + 3, b"\x00")),
+            "salt changed and check recomputed: indistinguishable from a wrong passphrase",
+        ),
+        (
+            "auth_key_vault_id_edited",
+            "wrong key",
+            recheck(edit(base, 5, b"\x00")),
+            "vault id changed: every slot's wrap is bound to it",
+        ),
+        (
+            "auth_key_binding_edited",
+            "corrupted",
+            recheck(edit(base, 22, b"M")),
+            "binding says My_account: not the session it is stored in",
+        ),
+    ]
+    out = [
+        Vector(
+            name,
+            expect,
+            "auth-key",
+            as_hex(data),
+            comment,
+            plaintext=AUTH_KEY if expect == "success" else None,
+        )
+        for name, expect, data, comment in auth
+    ]
+    two = sealed_auth_key("two slots", key=True)
+    out += [
+        Vector(
+            "auth_key_wrong_passphrase",
+            "wrong key",
+            "auth-key",
+            as_hex(base),
+            good + " opened with another passphrase",
+            passphrase="Correct horse battery staple",
+        ),
+        Vector(
+            "auth_key_other_session",
+            "corrupted",
+            "auth-key",
+            as_hex(base),
+            good + " for my_account stored in the session other_account",
+            session="other_account",
+        ),
+        Vector(
+            "auth_key_raw_key",
+            "success",
+            "auth-key",
+            as_hex(two),
+            "passphrase and raw-key slots, opened with the raw key",
+            passphrase=None,
+            key=RAW_KEY,
+            plaintext=AUTH_KEY,
+        ),
+        Vector(
+            "auth_key_raw_key_wrong",
+            "wrong key",
+            "auth-key",
+            as_hex(two),
+            "passphrase and raw-key slots, opened with another raw key",
+            passphrase=None,
+            key=bytes(32),
+        ),
+        Vector(
+            "auth_key_no_matching_slot",
+            "wrong key",
+            "auth-key",
+            as_hex(base),
+            "only a passphrase slot, but only a raw key given",
+            passphrase=None,
+            key=RAW_KEY,
+        ),
+    ]
+    raw = sealed_string("string")
+    text = as_string(raw)
+    strings: list[tuple[str, str, str, str]] = [
+        ("string_passphrase", "success", text, "an encrypted session string"),
+        (
+            "string_default_kdf",
+            "success",
+            as_string(sealed_string("default", kdf=DEFAULT_KDF)),
+            "made with the default Argon2id profile t=3 m=64MiB p=4",
+        ),
+        (
+            "string_padded",
+            "corrupted",
+            text + "=" * (-len(text[7:]) % 4 or 4),
+            "base64 padding is not allowed",
+        ),
+        (
+            "string_noncanonical",
+            "corrupted",
+            text[:-1] + _bump(text[-1]),
+            "unused trailing bits set: not canonical base64",
+        ),
+        (
+            "string_bad_character",
+            "corrupted",
+            text[:40] + "+" + text[41:],
+            "'+' is not in the urlsafe alphabet",
+        ),
+        ("string_no_prefix", "invalid", text[len(ENCRYPTED_PREFIX) :], "prefix missing"),
+        ("string_truncated", "corrupted", text[:-4], "last 4 characters missing"),
+        (
+            "string_forged_tag",
+            "corrupted",
+            as_string(recheck(edit(raw, len(raw) - 17, b"\x00"))),
+            "tag byte changed and check recomputed",
+        ),
+        (
+            "string_holds_auth_key_envelope",
+            "corrupted",
+            as_string(base),
+            "an auth-key envelope presented as a session string",
+        ),
+    ]
+    out += [
+        Vector(
+            name,
+            expect,
+            "session-string",
+            body,
+            comment,
+            plaintext=pack_session(DATA) if expect == "success" else None,
+        )
+        for name, expect, body, comment in strings
+    ]
+    return out
+
+
+def _bump(char: str) -> str:
+    """The next urlsafe base64 character: same high bits, low (unused) bit set."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    return alphabet[alphabet.index(char) ^ 1]
+
+
+def write(directory: Path = HERE, log: Callable[[str], object] = print) -> None:
+    for old in directory.glob("*.txt"):
+        old.unlink()
+    for vector in vectors():
+        (directory / f"{vector.name}.txt").write_text(vector.render())
+    log(f"wrote {len(vectors())} vectors to {directory}")
+
+
+if __name__ == "__main__":
+    write(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE)

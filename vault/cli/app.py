@@ -1,0 +1,443 @@
+"""The ``session-vault`` argument parser, command dispatch and error reporting.
+
+Every failure is reported as one line on stderr (``session-vault: error: ...``) with an exit
+code from :mod:`vault.cli.exits`; a traceback is shown only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sqlite3
+import sys
+import textwrap
+import traceback
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import TypeAlias, TypeVar
+
+from .. import __version__
+from ..crypto.keyring_slot import DEFAULT_SERVICE
+from . import file_commands, mongo_commands, read_commands, string_commands
+from .credentials import (
+    Credentials,
+    PassphraseSource,
+    add_credential_options,
+    add_kdf_options,
+    add_passphrase_options,
+)
+from .exits import Exit, exit_code
+from .file_commands import SlotChange, slot_summary
+from .mongo_options import add_mongo_options, requested
+from .mongo_target import MongoSessions, connected
+from .progress import Progress, expand_paths
+
+__all__ = ["build_parser", "main"]
+
+PROG = "session-vault"
+_EPILOG = """\
+Secrets are never taken as arguments: passphrases come from a hidden prompt,
+--passphrase-env or --passphrase-file; session strings from standard input.
+
+exit codes:
+  0  ok                       5  in use (a running client holds the file)
+  1  other failure            6  damaged or unknown data
+  2  usage error              7  refused (not encrypted, last slot, file exists)
+  3  wrong passphrase or key  8  OS keyring unavailable
+  4  not found                70 internal error, 130 interrupted
+"""
+
+Runner = Callable[[argparse.Namespace], Awaitable[int]]
+Item = TypeVar("Item")
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        format=f"{PROG}: %(levelname)s: %(message)s",
+    )
+    try:
+        return int(asyncio.run(args.run(args)))
+    except KeyboardInterrupt:
+        print(f"\n{PROG}: interrupted", file=sys.stderr)
+        return Exit.INTERRUPTED
+    except Exception as error:
+        return report(error, debug=args.debug)
+
+
+def report(error: BaseException, *, debug: bool, path: Path | str | None = None) -> int:
+    """Print ``error`` as one line on stderr (a traceback first with ``debug``); return its
+    exit code."""
+    code = _code(error)
+    if debug:
+        traceback.print_exception(error)
+    if code == Exit.INTERNAL:
+        message = f"unexpected {type(error).__name__}: {error}; rerun with --debug and report it"
+    elif isinstance(error, OSError) and error.strerror and not isinstance(error, sqlite3.Error):
+        message = f"{error.strerror}: {error.filename or ''}"
+    else:
+        message = str(error)
+    message = " ".join(message.split())
+    if path is not None and str(path) not in message:
+        message = f"{path}: {message}"
+    print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
+    return code
+
+
+def _code(error: BaseException) -> int:
+    if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
+        return Exit.IN_USE
+    if isinstance(error, sqlite3.DatabaseError):
+        return Exit.BAD_DATA
+    return exit_code(error)
+
+
+# --- commands ------------------------------------------------------------------------------
+
+
+async def _each_file(
+    args: argparse.Namespace, work: Callable[[Path], Awaitable[str]], *, progress: bool = True
+) -> int:
+    """Run ``work`` on every file the arguments name; report each outcome or error."""
+    paths = expand_paths(args.paths, recursive=getattr(args, "recursive", False))
+    return await _each(args, paths, work, progress=progress)
+
+
+async def _each(
+    args: argparse.Namespace,
+    items: Sequence[Item],
+    work: Callable[[Item], Awaitable[str]],
+    *,
+    progress: bool = True,
+) -> int:
+    """Run ``work`` on every item (file or session name); report each outcome or error."""
+    bar = Progress(len(items), enabled=progress and not getattr(args, "no_progress", False))
+    result = 0
+    for item in items:
+        bar.start(str(item))
+        try:
+            outcome = await work(item)
+        except Exception as error:
+            bar.clear()
+            where = item if len(items) > 1 and isinstance(item, Path | str) else None
+            code = report(error, debug=args.debug, path=where)
+            result = result or code
+        else:
+            bar.say(outcome)
+        bar.advance()
+    bar.clear()
+    return result
+
+
+async def _each_session(
+    args: argparse.Namespace,
+    work: Callable[[MongoSessions, str], Awaitable[str]],
+    *,
+    progress: bool = True,
+) -> int:
+    """Run ``work`` on the MongoDB session(s) the options name."""
+    async with connected(args) as sessions:
+        names = await sessions.names(args)
+        return await _each(args, names, lambda name: work(sessions, name), progress=progress)
+
+
+async def _encrypt(args: argparse.Namespace) -> int:
+    creds = Credentials(args, label="New passphrase")
+    if requested(args, args.paths):
+        return await _each_session(args, lambda db, name: mongo_commands.encrypt(db, name, creds))
+    return await _each_file(args, lambda path: file_commands.encrypt(path, creds))
+
+
+async def _decrypt(args: argparse.Namespace) -> int:
+    if not args.confirm_plaintext:
+        print(
+            f"{PROG}: error: decrypting stores the auth key UNENCRYPTED: anyone who copies the "
+            "file gets the account; add --confirm-plaintext if that is really what you want",
+            file=sys.stderr,
+        )
+        return Exit.USAGE
+    creds = Credentials(args)
+    if requested(args, args.paths):
+        return await _each_session(args, lambda db, name: mongo_commands.decrypt(db, name, creds))
+    return await _each_file(args, lambda path: file_commands.decrypt(path, creds))
+
+
+async def _info(args: argparse.Namespace) -> int:
+    if requested(args, args.paths):
+        return await _each_session(
+            args, lambda db, name: mongo_commands.info(db, name, as_json=args.json), progress=False
+        )
+    return await _each_file(
+        args, lambda path: read_commands.info(path, as_json=args.json), progress=False
+    )
+
+
+async def _single(outcome: Awaitable[str]) -> int:
+    print(await outcome, flush=True)
+    return Exit.OK
+
+
+async def _change_slots(
+    args: argparse.Namespace, creds: Credentials, change: SlotChange, done: str
+) -> int:
+    """Run a slot change on the MongoDB session the options name; ``done`` is the message,
+    with ``{session}`` and ``{slots}`` filled in."""
+
+    async def work(sessions: MongoSessions, name: str) -> str:
+        slots = await mongo_commands.change_slots(sessions, name, creds, change)
+        return done.format(session=sessions.label(name), slots=slot_summary(slots))
+
+    return await _each_session(args, work)
+
+
+async def _passwd(args: argparse.Namespace) -> int:
+    new = PassphraseSource(
+        args.new_passphrase_env, args.new_passphrase_file, "New passphrase", "new-"
+    )
+    creds = Credentials(args)
+    if requested(args, args.path):
+        change = file_commands.passwd_change(creds, new)
+        return await _change_slots(args, creds, change, "changed the passphrase of {session}")
+    return await _single(file_commands.passwd(Path(args.path), creds, new))
+
+
+async def _add_key(args: argparse.Namespace) -> int:
+    creds = Credentials(args)
+    if requested(args, args.path):
+        change = file_commands.add_key_change(creds, args.kind, args)
+        done = f"added a {args.kind} slot to {{session}} ({{slots}})"
+        return await _change_slots(args, creds, change, done)
+    return await _single(file_commands.add_key(Path(args.path), creds, args.kind, args))
+
+
+async def _remove_key(args: argparse.Namespace) -> int:
+    creds = Credentials(args)
+    if requested(args, args.path):
+        change = file_commands.remove_key_change(creds, args.slot)
+        done = f"removed key slot {args.slot} from {{session}} ({{slots}})"
+        return await _change_slots(args, creds, change, done)
+    return await _single(file_commands.remove_key(Path(args.path), creds, args.slot))
+
+
+async def _export(args: argparse.Namespace) -> int:
+    creds = Credentials(args)
+    if requested(args, args.path):
+        return await _each_session(
+            args, lambda db, name: mongo_commands.export(db, name, creds, plain=args.plain)
+        )
+    return await _single(read_commands.export(Path(args.path), creds, plain=args.plain))
+
+
+async def _import(args: argparse.Namespace) -> int:
+    creds = Credentials(args, label="New passphrase")
+    return await _single(string_commands.import_session(Path(args.out), creds, args))
+
+
+async def _string_encrypt(args: argparse.Namespace) -> int:
+    print(string_commands.string_encrypt(Credentials(args, label="New passphrase")), flush=True)
+    return Exit.OK
+
+
+async def _string_decrypt(args: argparse.Namespace) -> int:
+    print(string_commands.string_decrypt(Credentials(args)), flush=True)
+    return Exit.OK
+
+
+# --- parser --------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (every command has ``--help``)."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Encrypt Pyrogram-family Telegram session files and strings at rest.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show tracebacks and debug logs on errors"
+    )
+    parser.set_defaults(debug=False)
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    _file_commands(commands)
+    _slot_commands(commands)
+    _string_commands(commands)
+    return parser
+
+
+def _command(
+    commands: Subparsers, name: str, run: Runner, help_text: str, description: str
+) -> argparse.ArgumentParser:
+    """Add one command with the shared epilog and a ``--debug`` accepted after it too."""
+    sub = commands.add_parser(
+        name,
+        help=help_text,
+        description=textwrap.fill(description, 79),
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
+    sub.set_defaults(run=run)
+    return sub
+
+
+def _file_commands(commands: Subparsers) -> None:
+    p = _command(
+        commands,
+        "encrypt",
+        _encrypt,
+        "encrypt plaintext session files in place",
+        "Encrypt plaintext session files (Pyrogram 2.x, Pyrofork, Kurigram, vault) in place, "
+        "atomically: a verified encrypted copy replaces each file; a crash leaves the old or "
+        "the new file. Files already encrypted are skipped. New key slots: a passphrase "
+        "(asked twice unless --passphrase-env/--passphrase-file), plus --keyring and/or "
+        "--key-file/--key-env; with only those, no passphrase slot is made.",
+    )
+    p.add_argument("paths", nargs="*", metavar="PATH", help="session files, directories, globs")
+    p.add_argument("-r", "--recursive", action="store_true", help="search directories deeply")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_credential_options(p)
+    add_kdf_options(p)
+    add_mongo_options(p, all_sessions=True)
+
+    p = _command(
+        commands,
+        "decrypt",
+        _decrypt,
+        "store a session's auth key unencrypted again",
+        "Decrypt session files in place (atomically, like encrypt). Needs --confirm-plaintext.",
+    )
+    p.add_argument("paths", nargs="*", metavar="PATH", help="encrypted session files")
+    p.add_argument(
+        "--confirm-plaintext", action="store_true", help="yes, store the auth key unencrypted"
+    )
+    add_credential_options(p)
+    add_mongo_options(p)
+
+    p = _command(
+        commands,
+        "info",
+        _info,
+        "describe session files (never the key)",
+        "Show format, key slots (types, KDF parameters), dc, user id, is_bot and cache sizes. "
+        "Needs no passphrase and never changes the file.",
+    )
+    p.add_argument("paths", nargs="*", metavar="PATH")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    add_mongo_options(p)
+
+
+def _slot_commands(commands: Subparsers) -> None:
+    p = _command(
+        commands,
+        "passwd",
+        _passwd,
+        "change the passphrase",
+        "Replace the passphrase slot that unlocks the file by one for a new passphrase. Only "
+        "the data key's wrapping changes; the data is not re-encrypted.",
+    )
+    p.add_argument("path", nargs="?", metavar="PATH")
+    add_credential_options(p)
+    add_passphrase_options(p, "new-", "new ")
+    add_kdf_options(p)
+    add_mongo_options(p)
+
+    p = _command(
+        commands,
+        "add-key",
+        _add_key,
+        "add a passphrase, keyring or raw-key slot",
+        "Add a key slot: another passphrase, a key in the OS keyring, or a 32-byte raw key. "
+        "Unlock with the existing credentials (the usual options).",
+    )
+    p.add_argument("path", nargs="?", metavar="PATH")
+    p.add_argument("kind", choices=("passphrase", "keyring", "raw-key"), help="the new slot")
+    add_credential_options(p)
+    add_passphrase_options(p, "new-", "new ")
+    p.add_argument(
+        "--service", default=DEFAULT_SERVICE, help="keyring service name (keyring slots)"
+    )
+    new_key = p.add_mutually_exclusive_group()
+    new_key.add_argument("--new-key-file", metavar="PATH", help="the new raw key (raw-key slots)")
+    new_key.add_argument("--new-key-env", metavar="NAME", help="the new raw key in variable NAME")
+    add_kdf_options(p)
+    add_mongo_options(p)
+
+    p = _command(
+        commands,
+        "remove-key",
+        _remove_key,
+        "remove a key slot",
+        "Remove key slot SLOT (numbers as `info` shows them). Unlock with another slot; the "
+        "last slot is never removed.",
+    )
+    p.add_argument("path", nargs="?", metavar="PATH")
+    p.add_argument("slot", type=int, metavar="SLOT")
+    add_credential_options(p)
+    add_mongo_options(p)
+
+
+def _string_commands(commands: Subparsers) -> None:
+    p = _command(
+        commands,
+        "export",
+        _export,
+        "print the session as an encrypted session string",
+        "Print the session as an encrypted session string (vault1:...), which opens with "
+        "the same key slots; for a plaintext file, the options name the new string's "
+        "passphrase or key. --plain prints the plain Pyrogram string instead (dangerous).",
+    )
+    p.add_argument("path", nargs="?", metavar="PATH")
+    p.add_argument("--plain", action="store_true", help="print the PLAIN session string")
+    add_credential_options(p)
+    add_kdf_options(p)
+    add_mongo_options(p)
+
+    p = _command(
+        commands,
+        "import",
+        _import,
+        "create a session file from a session string on stdin",
+        "Read a plain Pyrogram, encrypted (vault1:) or Telethon StringSession string from "
+        "standard input and create a new session file. An encrypted string keeps its key "
+        "slots; other strings get the slots the options name (a passphrase by default).",
+    )
+    p.add_argument("--out", required=True, metavar="PATH", help="the session file to create")
+    p.add_argument("--plain", action="store_true", help="write an UNENCRYPTED file")
+    p.add_argument("--api-id", type=int, help="api id (Telethon strings lack it)")
+    p.add_argument("--user-id", type=int, help="user id (Telethon strings lack it)")
+    p.add_argument("--bot", action="store_true", help="the Telethon session is a bot's")
+    p.add_argument("--test-mode", action="store_true", help="the session is on test servers")
+    add_credential_options(p)
+    add_kdf_options(p)
+
+    p = _command(commands, "string", _no_subcommand, "encrypt or decrypt a session string", "")
+    strings = p.add_subparsers(title="string commands", metavar="ACTION", required=True)
+    s = _command(
+        strings,
+        "encrypt",
+        _string_encrypt,
+        "encrypt a plain session string from stdin",
+        "Read a plain Pyrogram session string from stdin and print it encrypted.",
+    )
+    add_credential_options(s)
+    add_kdf_options(s)
+    s = _command(
+        strings,
+        "decrypt",
+        _string_decrypt,
+        "decrypt an encrypted session string from stdin",
+        "Read an encrypted session string from stdin and print the plain one.",
+    )
+    add_credential_options(s)
+
+
+async def _no_subcommand(args: argparse.Namespace) -> int:  # pragma: no cover - argparse stops
+    return Exit.USAGE

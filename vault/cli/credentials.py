@@ -1,0 +1,205 @@
+"""The command-line options that name a vault's credentials, and the arguments they become.
+
+The same options serve both directions: to *unlock* an encrypted session (any one slot opens
+it) and to give a *new* vault its slots (one slot per option given). Without any of them the
+passphrase is asked for on the terminal, twice when it is a new one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..crypto.kdf import DEFAULT_KDF, KdfParams
+from .exits import CliError, Exit
+from .secret_input import (
+    prompt_secret,
+    read_key_env,
+    read_key_file,
+    read_passphrase_env,
+    read_passphrase_file,
+)
+
+__all__ = [
+    "Credentials",
+    "PassphraseSource",
+    "add_credential_options",
+    "add_kdf_options",
+    "add_passphrase_options",
+    "kdf_from_args",
+    "read_new_key",
+]
+
+
+def add_passphrase_options(
+    parser: argparse.ArgumentParser, prefix: str = "", what: str = ""
+) -> None:
+    """``--{prefix}passphrase-env NAME`` and ``--{prefix}passphrase-file PATH``."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        f"--{prefix}passphrase-env",
+        metavar="NAME",
+        help=f"read the {what}passphrase from environment variable NAME",
+    )
+    group.add_argument(
+        f"--{prefix}passphrase-file",
+        metavar="PATH",
+        help=f"read the {what}passphrase from a file (one trailing newline is ignored)",
+    )
+
+
+def add_credential_options(parser: argparse.ArgumentParser, *, keyring: bool = True) -> None:
+    """Passphrase, keyring and raw-key options (see the module docstring)."""
+    add_passphrase_options(parser)
+    if keyring:
+        parser.add_argument(
+            "--keyring",
+            nargs="?",
+            const=True,
+            default=False,
+            metavar="SERVICE",
+            help="use a key kept in the OS keyring (optionally under SERVICE)",
+        )
+    keys = parser.add_mutually_exclusive_group()
+    keys.add_argument(
+        "--key-file", metavar="PATH", help="a 32-byte raw key file (raw bytes, hex or base64)"
+    )
+    keys.add_argument(
+        "--key-env", metavar="NAME", help="a 32-byte raw key, hex or base64, in variable NAME"
+    )
+
+
+def add_kdf_options(parser: argparse.ArgumentParser) -> None:
+    """Argon2id cost options for new passphrase slots (defaults: RFC 9106 low-memory)."""
+    d = DEFAULT_KDF
+    group = parser.add_argument_group("Argon2id costs of a new passphrase slot (advanced)")
+    for option, default, what in (
+        ("--kdf-time-cost", d.time_cost, "passes"),
+        ("--kdf-memory-kib", d.memory_cost, "memory in KiB"),
+        ("--kdf-parallelism", d.parallelism, "lanes"),
+    ):
+        group.add_argument(
+            option, type=int, default=default, metavar="N", help=f"{what} (default {default})"
+        )
+
+
+def kdf_from_args(args: argparse.Namespace) -> KdfParams:
+    """The Argon2id parameters the options ask for."""
+    try:
+        return KdfParams(args.kdf_time_cost, args.kdf_memory_kib, args.kdf_parallelism)
+    except ValueError as error:
+        raise CliError(Exit.USAGE, str(error)) from None
+
+
+@dataclass
+class PassphraseSource:
+    """A passphrase from an environment variable, a file or the terminal, read once."""
+
+    env: str | None
+    file: str | None
+    label: str = "Passphrase"
+    hint_prefix: str = ""
+    _value: str | None = field(default=None, repr=False)
+
+    @property
+    def given(self) -> bool:
+        """Whether an environment variable or a file was named."""
+        return self.env is not None or self.file is not None
+
+    def get(self, *, confirm: bool = False) -> str:
+        """The passphrase; prompted for (twice if ``confirm``) when no source was named."""
+        if self._value is None:
+            self._value = self._read(confirm)
+        return self._value
+
+    def _read(self, confirm: bool) -> str:
+        if self.env is not None:
+            return read_passphrase_env(self.env)
+        if self.file is not None:
+            return read_passphrase_file(self.file)
+        p = self.hint_prefix
+        hint = f"use --{p}passphrase-env NAME or --{p}passphrase-file PATH"
+        value = prompt_secret(f"{self.label}: ", hint=hint)
+        if not value:
+            raise CliError(Exit.USAGE, "the passphrase is empty; choose a non-empty passphrase")
+        if confirm and prompt_secret(f"Repeat {self.label.lower()}: ", hint=hint) != value:
+            raise CliError(Exit.USAGE, "the passphrases did not match; nothing was changed")
+        return value
+
+
+class Credentials:
+    """What the options say about a vault's credentials."""
+
+    def __init__(self, args: argparse.Namespace, *, label: str = "Passphrase") -> None:
+        self.passphrase = PassphraseSource(args.passphrase_env, args.passphrase_file, label)
+        self.keyring: bool | str = getattr(args, "keyring", False)
+        self._key_file: str | None = args.key_file
+        self._key_env: str | None = args.key_env
+        self._key: bytes | None = None
+        self._kdf_args = args if hasattr(args, "kdf_time_cost") else None
+        self._warned = False
+
+    @property
+    def key(self) -> bytes | None:
+        """The raw key, if one was named (read once)."""
+        if self._key is None:
+            if self._key_file is not None:
+                self._key = read_key_file(self._key_file)
+            elif self._key_env is not None:
+                self._key = read_key_env(self._key_env)
+        return self._key
+
+    @property
+    def uses_passphrase(self) -> bool:
+        """A passphrase was named, or nothing else was (so the terminal is asked)."""
+        no_other = self.keyring is False and self._key_file is None and self._key_env is None
+        return self.passphrase.given or no_other
+
+    def kdf(self) -> KdfParams:
+        """Argon2id parameters for new passphrase slots (a warning if weaker than default)."""
+        if self._kdf_args is None:
+            return DEFAULT_KDF
+        params = kdf_from_args(self._kdf_args)
+        weaker = (
+            params.time_cost < DEFAULT_KDF.time_cost or params.memory_cost < DEFAULT_KDF.memory_cost
+        )
+        if weaker and not self._warned:
+            self._warned = True
+            print(
+                "session-vault: warning: Argon2id parameters weaker than the default make the "
+                "passphrase easier to guess",
+                file=sys.stderr,
+            )
+        return params
+
+    def unlock_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for :class:`~vault.EncryptedStorage` to open an existing vault."""
+        return self._kwargs(confirm=False)
+
+    def new_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments that give a new vault one slot per credential named (and open
+        it again); a prompted passphrase is asked twice. Includes the ``kdf`` to use."""
+        return {**self._kwargs(confirm=True), "kdf": self.kdf()}
+
+    def _kwargs(self, *, confirm: bool) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {}
+        if self.keyring is not False:
+            kwargs["keyring"] = self.keyring
+        if self.key is not None:
+            kwargs["key"] = self.key
+        if self.uses_passphrase:
+            kwargs["passphrase"] = self.passphrase.get(confirm=confirm)
+        return kwargs
+
+
+def read_new_key(args: argparse.Namespace) -> bytes:
+    """The raw key named by ``--new-key-file`` or ``--new-key-env``."""
+    if args.new_key_file is not None:
+        return read_key_file(args.new_key_file)
+    if args.new_key_env is not None:
+        return read_key_env(args.new_key_env)
+    raise CliError(
+        Exit.USAGE, "name the new raw key with --new-key-file PATH or --new-key-env NAME"
+    )

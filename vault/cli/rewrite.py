@@ -1,0 +1,71 @@
+"""Change a session file through a verified copy: the one way the command line modifies a file.
+
+:func:`rewrite` copies the session into a temporary file next to it (SQLite ``VACUUM INTO``:
+only live data is copied), lets the command change the copy, compacts it, verifies it, checks
+that a given secret (the plaintext auth key) appears nowhere in its bytes, and only then
+replaces the original. Any failure, wrong passphrase included, leaves the original untouched;
+a crash leaves the original or the finished new file, never neither.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from .atomic import remove_stale_temps, remove_with_side_files, replace, scan_for, temp_path
+from .exits import CliError, Exit
+
+__all__ = ["Step", "copy_database", "rewrite"]
+
+#: A step on the temporary copy, given its path.
+Step = Callable[[Path], Awaitable[None]]
+
+
+async def rewrite(
+    path: Path, change: Step, verify: Step, *, forbidden: bytes | None = None
+) -> None:
+    """Replace ``path`` by a copy that ``change`` modified and ``verify`` accepted.
+
+    Call it while holding :func:`~vault.cli.atomic.locked` on ``path``. ``forbidden``: bytes
+    that must not remain anywhere in the new file or its side files.
+    """
+    remove_stale_temps(path)
+    temp = temp_path(path)
+    try:
+        await asyncio.to_thread(copy_database, path, temp)
+        await change(temp)
+        await asyncio.to_thread(_compact, temp)
+        await verify(temp)
+        if forbidden is not None and scan_for(temp, forbidden):
+            raise CliError(
+                Exit.INTERNAL,
+                f"the plaintext auth key was still found in the new copy of {path}; the "
+                "original file was left unchanged (please report this)",
+            )
+        replace(temp, path)
+    finally:
+        remove_with_side_files(temp)
+
+
+def copy_database(source: Path, target: Path) -> None:
+    """Copy the live content of the SQLite database ``source`` into the new file ``target``
+    (created owner-only). Reading leaves ``source``'s bytes unchanged."""
+    target.touch(mode=0o600, exist_ok=False)
+    conn = sqlite3.connect(source, isolation_level=None)
+    try:
+        conn.execute("VACUUM INTO ?", (str(target),))
+    finally:
+        conn.close()
+
+
+def _compact(path: Path) -> None:
+    """Rebuild the database without free pages, and fold its write-ahead log into it."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA secure_delete = ON")
+        conn.execute("VACUUM")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()

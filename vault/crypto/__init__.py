@@ -1,0 +1,20 @@
+"""The cryptography of session-vault: small primitives and the envelope format built on them.
+
+``aead`` (AES-256-GCM that always takes associated data), ``kdf`` (Argon2id with capped
+parameters), ``slots`` and ``keyring_slot`` (ways to unlock a vault's data key), ``envelope``
+(the byte format, see ``docs/format.md``), ``keyset`` (an unlocked vault) and ``strings``
+(encrypted session strings).
+"""
+
+from __future__ import annotations
+
+from .kdf import CHEAP_KDF, DEFAULT_KDF, KdfParams
+from .strings import decrypt_session_string, encrypt_session_string
+
+__all__ = [
+    "CHEAP_KDF",
+    "DEFAULT_KDF",
+    "KdfParams",
+    "decrypt_session_string",
+    "encrypt_session_string",
+]

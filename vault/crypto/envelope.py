@@ -1,0 +1,185 @@
+"""The envelope: a self-describing, authenticated container for one secret (format version 1).
+
+Byte layout (big-endian; ``docs/format.md`` is the normative description)::
+
+    magic "SVLT" (4) | version 0x01 (1) | vault id (16) | binding length B (1) | binding (B)
+    | slot count N (1) | N x [slot type (1) | body length L (2) | body (L)]      <- header
+    | nonce (12) | AES-256-GCM ciphertext | tag (16)                               <- payload
+    | check (16) = first 16 bytes of SHA-256(everything before it)
+
+The payload is sealed under the vault's data key with associated data
+``"session-vault/v1/" || purpose || 0x00 || header``, so every header byte (slots included), the
+purpose and the binding (the session name) are authenticated. The check catches accidental
+damage before any key is derived; it is not a security boundary, the tag is.
+
+The parser checks sizes, magic, version, check, counts and every slot length before anything
+else, and turns every defect into :class:`~vault.errors.CorruptedError` (or
+:class:`~vault.errors.UnsupportedFormatError` for an unknown version or slot type).
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import struct
+from dataclasses import dataclass
+
+from ..errors import CorruptedError, UnsupportedFormatError
+from .aead import OVERHEAD, Aead
+from .slots import Slot, parse_slot, slot_body
+
+__all__ = [
+    "MAGIC",
+    "MAX_ENVELOPE_SIZE",
+    "MAX_SLOTS",
+    "VAULT_ID_SIZE",
+    "VERSION",
+    "Envelope",
+    "Header",
+    "Purpose",
+    "is_envelope",
+    "parse",
+    "seal",
+]
+
+MAGIC = b"SVLT"
+VERSION = 1
+VAULT_ID_SIZE = 16
+CHECK_SIZE = 16
+MAX_SLOTS = 8
+MAX_BINDING_SIZE = 255
+MAX_ENVELOPE_SIZE = 4096
+_SLOT_HEAD = struct.Struct(">BH")
+_MIN_SIZE = len(MAGIC) + 1 + VAULT_ID_SIZE + 1 + 1 + OVERHEAD + CHECK_SIZE
+
+
+class Purpose(enum.Enum):
+    """What an envelope holds; part of the associated data, with its exact plaintext size."""
+
+    AUTH_KEY = ("auth-key", 256)
+    SESSION_STRING = ("session-string", 271)
+
+    def __init__(self, label: str, size: int) -> None:
+        self.label = label
+        self.size = size
+
+
+@dataclass(frozen=True)
+class Header:
+    """The public part of an envelope: who it belongs to and how its data key is unlocked."""
+
+    vault_id: bytes
+    binding: bytes
+    slots: tuple[Slot, ...]
+
+    def encode(self) -> bytes:
+        if not 1 <= len(self.slots) <= MAX_SLOTS:
+            raise ValueError(f"an envelope has 1 to {MAX_SLOTS} key slots, not {len(self.slots)}")
+        if len(self.binding) > MAX_BINDING_SIZE:
+            raise ValueError(f"a binding is at most {MAX_BINDING_SIZE} bytes")
+        parts = [MAGIC, bytes([VERSION]), self.vault_id, bytes([len(self.binding)]), self.binding]
+        parts.append(bytes([len(self.slots)]))
+        for slot in self.slots:
+            body = slot_body(slot)
+            parts += [_SLOT_HEAD.pack(slot.kind, len(body)), body]
+        return b"".join(parts)
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A parsed envelope whose payload is not opened yet."""
+
+    header: Header
+    header_bytes: bytes
+    sealed: bytes
+
+    def open(self, dek: bytearray, purpose: Purpose) -> bytes:
+        """Decrypt the payload; :class:`~vault.errors.CorruptedError` if it fails."""
+        try:
+            return Aead(dek).decrypt(self.sealed, _aad(purpose, self.header_bytes))
+        except CorruptedError:
+            raise CorruptedError(
+                "the encrypted data failed authentication: it was modified, truncated, or "
+                "moved from another field or session; restore it from a backup"
+            ) from None
+
+
+def _aad(purpose: Purpose, header_bytes: bytes) -> bytes:
+    return b"session-vault/v1/" + purpose.label.encode("ascii") + b"\x00" + header_bytes
+
+
+def _check(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()[:CHECK_SIZE]
+
+
+def seal(header: Header, dek: bytearray, purpose: Purpose, plaintext: bytes) -> bytes:
+    """Encrypt ``plaintext`` into a complete envelope under ``header``."""
+    if len(plaintext) != purpose.size:
+        raise ValueError(f"a {purpose.label} is {purpose.size} bytes, got {len(plaintext)}")
+    header_bytes = header.encode()
+    body = header_bytes + Aead(dek).encrypt(plaintext, _aad(purpose, header_bytes))
+    return body + _check(body)
+
+
+def is_envelope(data: object) -> bool:
+    """Whether ``data`` claims to be an envelope (starts with the magic); says nothing about
+    whether it is valid."""
+    return isinstance(data, bytes | bytearray | memoryview) and bytes(data[:4]) == MAGIC
+
+
+def parse(data: bytes, purpose: Purpose) -> Envelope:
+    """Parse and check an envelope's structure without any key."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise CorruptedError(f"expected encrypted bytes, got {type(data).__name__}")
+    data = bytes(data)
+    if not _MIN_SIZE <= len(data) <= MAX_ENVELOPE_SIZE or data[:4] != MAGIC:
+        raise CorruptedError(
+            "the data is not a complete session-vault envelope (wrong size or magic); "
+            "it was truncated or replaced"
+        )
+    if data[4] != VERSION:
+        raise UnsupportedFormatError(
+            f"the data uses envelope format version {data[4]}, but this version of vault "
+            f"reads only version {VERSION}; upgrade session-vault"
+        )
+    body, check = data[:-CHECK_SIZE], data[-CHECK_SIZE:]
+    if _check(body) != check:
+        raise CorruptedError(
+            "the encrypted data is damaged (its checksum does not match); restore it from a backup"
+        )
+    reader = _Reader(body, 5)
+    vault_id = reader.take(VAULT_ID_SIZE)
+    binding = reader.take(reader.byte())
+    count = reader.byte()
+    if not 1 <= count <= MAX_SLOTS:
+        raise CorruptedError(f"the envelope declares {count} key slots (1 to {MAX_SLOTS} allowed)")
+    slots = []
+    for _ in range(count):
+        kind, size = _SLOT_HEAD.unpack(reader.take(_SLOT_HEAD.size))
+        slots.append(parse_slot(kind, reader.take(size)))
+    header_end = reader.offset
+    if len(body) - header_end != OVERHEAD + purpose.size:
+        raise CorruptedError(
+            f"the encrypted payload has the wrong size for a {purpose.label}; the data was "
+            "modified or belongs to another field"
+        )
+    header = Header(vault_id, binding, tuple(slots))
+    return Envelope(header, body[:header_end], body[header_end:])
+
+
+class _Reader:
+    """Bounds-checked reads from the header."""
+
+    def __init__(self, data: bytes, offset: int) -> None:
+        self.data = data
+        self.offset = offset
+
+    def take(self, size: int) -> bytes:
+        end = self.offset + size
+        if end > len(self.data):
+            raise CorruptedError("the envelope header is truncated")
+        chunk, self.offset = self.data[self.offset : end], end
+        return chunk
+
+    def byte(self) -> int:
+        return self.take(1)[0]

@@ -1,0 +1,283 @@
+"""Key slots: the ways to unlock a vault's data key (DEK), like LUKS key slots.
+
+Each slot wraps the same random 256-bit DEK under its own key-encryption key (KEK):
+
+* passphrase slot: KEK = Argon2id(passphrase, salt, parameters stored in the slot);
+* keyring slot: KEK = a random 256-bit key kept in the OS keyring (see :mod:`.keyring_slot`);
+* raw-key slot: KEK = 32 bytes the caller supplies (from a KMS, a secret manager...).
+
+The wrap binds the vault id, the slot kind and the slot's parameters as associated data, so a
+slot cannot be moved to another vault or have its salt or costs changed unnoticed.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import struct
+from dataclasses import dataclass, field
+
+from ..errors import (
+    CorruptedError,
+    KeyringUnavailableError,
+    UnsupportedFormatError,
+    WrongKeyError,
+)
+from . import keyring_slot
+from .aead import KEY_SIZE, OVERHEAD, Aead
+from .kdf import SALT_SIZE, KdfParams, Passphrase, check_params, derive_key, passphrase_bytes
+from .rng import random_bytes
+from .wipe import wipe
+
+__all__ = [
+    "WRAPPED_SIZE",
+    "Credentials",
+    "KeyringSlot",
+    "PassphraseSlot",
+    "RawKeySlot",
+    "Slot",
+    "SlotKind",
+    "new_keyring_slot",
+    "new_passphrase_slot",
+    "new_raw_key_slot",
+    "parse_slot",
+    "unlock",
+    "unwrap",
+]
+
+log = logging.getLogger(__name__)
+
+WRAPPED_SIZE = KEY_SIZE + OVERHEAD  # nonce || wrapped DEK || tag = 60 bytes
+_WRAP_LABEL = b"session-vault/v1/slot\x00"
+_KDF_STRUCT = struct.Struct(">III")
+
+
+class SlotKind(enum.IntEnum):
+    """The slot type byte of the format."""
+
+    PASSPHRASE = 1
+    KEYRING = 2
+    RAW_KEY = 3
+
+
+@dataclass(frozen=True)
+class PassphraseSlot:
+    """Argon2id salt and costs, and the wrapped DEK."""
+
+    salt: bytes
+    kdf: KdfParams
+    wrapped: bytes = field(repr=False)
+    kind = SlotKind.PASSPHRASE
+
+    def params(self) -> bytes:
+        kdf = self.kdf
+        return self.salt + _KDF_STRUCT.pack(kdf.time_cost, kdf.memory_cost, kdf.parallelism)
+
+
+@dataclass(frozen=True)
+class KeyringSlot:
+    """The keyring service the KEK is stored under, and the wrapped DEK."""
+
+    service: str
+    wrapped: bytes = field(repr=False)
+    kind = SlotKind.KEYRING
+
+    def params(self) -> bytes:
+        encoded = self.service.encode("utf-8")
+        return bytes([len(encoded)]) + encoded
+
+
+@dataclass(frozen=True)
+class RawKeySlot:
+    """Only the wrapped DEK: the caller brings the key."""
+
+    wrapped: bytes = field(repr=False)
+    kind = SlotKind.RAW_KEY
+
+    def params(self) -> bytes:
+        return b""
+
+
+Slot = PassphraseSlot | KeyringSlot | RawKeySlot
+
+
+def slot_body(slot: Slot) -> bytes:
+    """The slot body as stored: its parameters, then the wrapped DEK."""
+    return slot.params() + slot.wrapped
+
+
+def _wrap_aad(vault_id: bytes, kind: SlotKind, params: bytes) -> bytes:
+    return _WRAP_LABEL + vault_id + bytes([kind]) + params
+
+
+def _wrap(
+    kek: bytearray | bytes, dek: bytearray, vault_id: bytes, kind: SlotKind, params: bytes
+) -> bytes:
+    return Aead(kek).encrypt(dek, _wrap_aad(vault_id, kind, params))
+
+
+def unwrap(kek: bytearray | bytes, slot: Slot, vault_id: bytes) -> bytearray | None:
+    """The DEK if ``kek`` opens ``slot``, else ``None``."""
+    try:
+        return bytearray(
+            Aead(kek).decrypt(slot.wrapped, _wrap_aad(vault_id, slot.kind, slot.params()))
+        )
+    except CorruptedError:
+        return None
+
+
+def new_passphrase_slot(
+    passphrase: bytearray, kdf: KdfParams, dek: bytearray, vault_id: bytes
+) -> PassphraseSlot:
+    """Run Argon2id once under a fresh salt and wrap ``dek`` with the result."""
+    salt = random_bytes(SALT_SIZE)
+    params = PassphraseSlot(salt, kdf, b"").params()
+    kek = derive_key(passphrase, salt, kdf)
+    try:
+        return PassphraseSlot(salt, kdf, _wrap(kek, dek, vault_id, SlotKind.PASSPHRASE, params))
+    finally:
+        wipe(kek)
+
+
+def new_keyring_slot(
+    service: str, dek: bytearray, vault_id: bytes
+) -> tuple[KeyringSlot, bytearray]:
+    """A slot under a fresh random KEK; the caller stores the returned KEK in the keyring."""
+    keyring_slot.check_service(service)
+    kek = bytearray(random_bytes(KEY_SIZE))
+    params = KeyringSlot(service, b"").params()
+    return KeyringSlot(service, _wrap(kek, dek, vault_id, SlotKind.KEYRING, params)), kek
+
+
+def new_raw_key_slot(key: bytes | bytearray, dek: bytearray, vault_id: bytes) -> RawKeySlot:
+    """Wrap ``dek`` under a caller-supplied 32-byte key."""
+    check_raw_key(key)
+    return RawKeySlot(_wrap(key, dek, vault_id, SlotKind.RAW_KEY, b""))
+
+
+def check_raw_key(key: object) -> None:
+    """Raise :class:`TypeError`/:class:`ValueError` unless ``key`` is 32 bytes."""
+    if not isinstance(key, bytes | bytearray):
+        raise TypeError(f"a raw key must be bytes, got {type(key).__name__}")
+    if len(key) != KEY_SIZE:
+        raise ValueError(f"a raw key must be exactly {KEY_SIZE} bytes, got {len(key)}")
+
+
+def parse_slot(kind: int, body: bytes) -> Slot:
+    """Read one slot body; every length is checked before use."""
+    if kind == SlotKind.PASSPHRASE:
+        if len(body) != SALT_SIZE + _KDF_STRUCT.size + WRAPPED_SIZE:
+            raise CorruptedError("a passphrase slot has the wrong length")
+        kdf = check_params(*_KDF_STRUCT.unpack_from(body, SALT_SIZE))
+        return PassphraseSlot(body[:SALT_SIZE], kdf, body[SALT_SIZE + _KDF_STRUCT.size :])
+    if kind == SlotKind.KEYRING:
+        size = body[0] if body else 0
+        if size == 0 or len(body) != 1 + size + WRAPPED_SIZE:
+            raise CorruptedError("a keyring slot has the wrong length")
+        try:
+            service = body[1 : 1 + size].decode("utf-8")
+        except UnicodeDecodeError:
+            raise CorruptedError("a keyring slot names its service in invalid UTF-8") from None
+        return KeyringSlot(service, body[1 + size :])
+    if kind == SlotKind.RAW_KEY:
+        if len(body) != WRAPPED_SIZE:
+            raise CorruptedError("a raw-key slot has the wrong length")
+        return RawKeySlot(body)
+    raise UnsupportedFormatError(
+        f"the data has a key slot of type {kind}, which this version of vault does not know; "
+        "upgrade session-vault"
+    )
+
+
+@dataclass
+class Credentials:
+    """What the caller brought to unlock a vault. Wipe with :meth:`wipe` once done."""
+
+    passphrase: bytearray | None = field(default=None, repr=False)
+    keyring: bool | str = False
+    raw_key: bytearray | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_args(
+        cls,
+        passphrase: Passphrase | None = None,
+        keyring: bool | str = False,
+        key: bytes | bytearray | None = None,
+    ) -> Credentials:
+        """Credentials from the public arguments; a passphrase callable is called now."""
+        if key is not None:
+            check_raw_key(key)
+        if keyring is not False:
+            if isinstance(keyring, str):
+                keyring_slot.check_service(keyring)
+            elif keyring is not True:
+                raise TypeError("keyring must be True, False or a service name (str)")
+        return cls(
+            passphrase=None if passphrase is None else passphrase_bytes(passphrase),
+            keyring=keyring,
+            raw_key=None if key is None else bytearray(key),
+        )
+
+    def wipe(self) -> None:
+        for secret in (self.passphrase, self.raw_key):
+            if secret is not None:
+                wipe(secret)
+
+    def describe(self) -> str:
+        given = [
+            name
+            for name, present in (
+                ("passphrase", self.passphrase is not None),
+                ("OS keyring", bool(self.keyring)),
+                ("raw key", self.raw_key is not None),
+            )
+            if present
+        ]
+        return " / ".join(given) or "nothing"
+
+
+def unlock(vault_id: bytes, slots: tuple[Slot, ...], creds: Credentials) -> tuple[bytearray, int]:
+    """Find a slot the credentials open and return ``(dek, slot index)``.
+
+    Cheap sources are tried first (raw key, keyring), then passphrase slots, each costing one
+    Argon2id run. An unusable keyring is skipped if another slot opens; otherwise its
+    :class:`~vault.errors.KeyringUnavailableError` is raised. Otherwise, if none opens,
+    :class:`~vault.errors.WrongKeyError`, whose message says which kinds of slot exist, never
+    which slot or byte failed.
+    """
+    keyring_error: KeyringUnavailableError | None = None
+    for index in sorted(range(len(slots)), key=lambda i: _COST[slots[i].kind]):
+        try:
+            dek = _try_slot(slots[index], vault_id, creds)
+        except KeyringUnavailableError as error:  # another slot may still open it
+            keyring_error = error
+            continue
+        if dek is not None:
+            log.debug("unlocked vault with its %s slot", slots[index].kind.name.lower())
+            return dek, index
+    if keyring_error is not None:
+        raise keyring_error
+    kinds = sorted({slot.kind.name.lower().replace("_", "-") for slot in slots})
+    raise WrongKeyError(
+        f"the {creds.describe()} given does not unlock this session (it opens with: "
+        f"{', '.join(kinds)}); check the passphrase or key, or use another of those"
+    )
+
+
+_COST = {SlotKind.RAW_KEY: 0, SlotKind.KEYRING: 1, SlotKind.PASSPHRASE: 2}
+
+
+def _try_slot(slot: Slot, vault_id: bytes, creds: Credentials) -> bytearray | None:
+    kek: bytearray | None = None
+    if isinstance(slot, RawKeySlot) and creds.raw_key is not None:
+        return unwrap(creds.raw_key, slot, vault_id)
+    if isinstance(slot, KeyringSlot) and creds.keyring in (True, slot.service):
+        kek = keyring_slot.load_secret(slot.service, vault_id)
+    elif isinstance(slot, PassphraseSlot) and creds.passphrase is not None:
+        kek = derive_key(creds.passphrase, slot.salt, slot.kdf)
+    if kek is None:
+        return None
+    try:
+        return unwrap(kek, slot, vault_id)
+    finally:
+        wipe(kek)
