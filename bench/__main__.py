@@ -39,7 +39,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="every workload once, tiny sizes")
     parser.add_argument("--rounds", type=int, default=5, help="rounds of alternation (default 5)")
-    parser.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="the Markdown file to write, the chart beside it (default: docs/benchmarks.md; "
+        "with --quick, a temporary directory, so a smoke run never replaces the real table)",
+    )
     parser.add_argument("--no-rss", action="store_true", help="skip the memory measurement")
     parser.add_argument("--no-mongo", action="store_true", help="skip MongoStorage")
     args = parser.parse_args()
@@ -60,11 +65,15 @@ def main() -> None:
     if not args.no_mongo:
         peers = 200 if args.quick else 10_000
         results.mongo = asyncio.run(mongo.run(peers, rounds))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    chart = args.out.with_suffix(".png")
+    out = args.out
+    if out is None:
+        out = Path(tempfile.mkdtemp(prefix="vault-bench-")) if args.quick else Path("docs")
+        out /= "benchmarks.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    chart = out.with_suffix(".png")
     write_chart(results, chart)
-    write_markdown(results, args.out, chart)
-    print(f"wrote {args.out} and {chart}", file=sys.stderr)
+    write_markdown(results, out, chart)
+    print(f"wrote {out} and {chart}", file=sys.stderr)
 
 
 main()

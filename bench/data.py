@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import random
 import string
+from typing import TypeVar
 
 from vault.peers import PeerRow
+
+T = TypeVar("T")
 
 _NAME_CHARS = string.ascii_lowercase + string.digits + "_"
 
@@ -40,8 +43,7 @@ def _username(rng: random.Random, serial: int) -> str:
     return "".join(rng.choices(_NAME_CHARS, k=rng.randint(4, 12))) + f"_{serial}"
 
 
-def shuffled(items: list[object], seed: int = 2) -> list[object]:
-    """A copy of ``items`` in a random but repeatable order."""
-    copy = list(items)
-    random.Random(seed).shuffle(copy)
-    return copy
+def shuffle(items: list[T], seed: int = 2) -> list[T]:
+    """Put ``items`` in a random but repeatable order, in place; return them."""
+    random.Random(seed).shuffle(items)
+    return items

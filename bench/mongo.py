@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .data import make_peers, shuffled
+from .data import make_peers, shuffle
 from .workloads import Sample, timed
 
 
@@ -53,7 +53,8 @@ async def run(peers: int, rounds: int) -> list[tuple[str, float, float]]:
             client: pymongo.AsyncMongoClient[dict[str, object]] = pymongo.AsyncMongoClient(uri)
             try:
                 rows = make_peers(peers)
-                ids = shuffled([p[0] for p in rows])
+                ids = [p[0] for p in rows]
+                shuffle(ids)
                 writes: list[Sample] = []
                 reads: list[Sample] = []
                 for r in range(rounds):
@@ -84,6 +85,7 @@ def _wait(uri: str) -> None:
     deadline = time.monotonic() + 30
     while True:
         try:
+            probe: pymongo.MongoClient[dict[str, object]]
             with pymongo.MongoClient(uri, serverSelectionTimeoutMS=500) as probe:
                 probe.admin.command("ping")
                 return

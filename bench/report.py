@@ -74,7 +74,7 @@ def _time(seconds: float | None) -> str:
 
 
 def _x(value: float | None) -> str:
-    return "—" if value is None else f"{value:.2f}×"
+    return "—" if value is None else f"{value:.2f}x"
 
 
 def write_markdown(results: Results, path: Path, chart: Path | None) -> None:
@@ -83,10 +83,11 @@ def write_markdown(results: Results, path: Path, chart: Path | None) -> None:
     out = [
         "# Benchmarks",
         "",
-        "Written by `python -m bench`" + (" --quick (smoke sizes)" if results.quick else "")
+        "Written by `python -m bench`"
+        + (" --quick (smoke sizes)" if results.quick else "")
         + "; do not edit by hand. Every figure comes from one run on one machine, with the "
         f"contenders alternating within each of {results.rounds} round(s); times are medians "
-        "per operation, ratios are throughput ratios from the same run (above 1× means faster).",
+        "per operation, ratios are throughput ratios from the same run (above 1x means faster).",
         "",
         f"- machine: {_cpu()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
         f"- Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
@@ -96,7 +97,9 @@ def write_markdown(results: Results, path: Path, chart: Path | None) -> None:
         "the longest time between two ticks (the loop could run nothing else meanwhile)",
         "- lookups run on a database committed with `save()`, as in a running client; *cold* "
         "looks up each distinct peer once in random order, after reopening the persistent "
-        "storages (empty SQLite page cache); *hot* repeats a few peers",
+        "storages (empty SQLite page cache); *hot* repeats a few peers; the lookup loop "
+        "yields to the event loop every 100 lookups (a lookup without a thread hop never "
+        "suspends), so their stall is that of 100 lookups",
         "- Pyrofork's `update_peers` does not commit (the next committing call does); vault's "
         "commits before it returns",
         "",
@@ -151,9 +154,11 @@ def write_markdown(results: Results, path: Path, chart: Path | None) -> None:
             "| --- | ---: | ---: | ---: |",
         ]
         for name, (before, peak) in results.rss.items():
-            rival = results.rss.get(rivals.get(name, ""))
-            ratio = f"{peak / rival[1]:.2f}×" if rival else "—"
-            out.append(f"| {name} | {peak / 1024:.1f} MiB | {ratio} | {(peak - before) / 1024:.1f} MiB |")
+            rival_rss = results.rss.get(rivals.get(name, ""))
+            ratio = f"{peak / rival_rss[1]:.2f}x" if rival_rss else "—"
+            out.append(
+                f"| {name} | {peak / 1024:.1f} MiB | {ratio} | {(peak - before) / 1024:.1f} MiB |"
+            )
     if results.mongo:
         out += [
             "",

@@ -8,7 +8,6 @@ before the storage was opened (interpreter, client package, the peer rows) and a
 from __future__ import annotations
 
 import asyncio
-import resource
 import subprocess
 import sys
 import tempfile
@@ -20,27 +19,27 @@ from .contenders import contenders
 from .data import make_peers
 
 
-def _peak_kib() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
-
-def _current_kib() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * resource.getpagesize() // 1024
+def _status_kib(field: str) -> int:
+    """A ``/proc/self/status`` figure: VmRSS (now) or VmHWM (peak since this program began;
+    unlike ``ru_maxrss`` it does not carry over the parent's peak through fork and exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
 async def _measure(name: str, count: int) -> tuple[int, int]:
     contender = next(c for c in contenders() if c.name == name)
     peers = make_peers(count)
     with tempfile.TemporaryDirectory() as workdir:
-        before = _current_kib()
+        before = _status_kib("VmRSS")
         s = contender.make(Path(workdir), "rss")
         await s.open()
         await s.update_peers(peers)
         await s.save()
         for peer in peers:
             await s.get_peer_by_id(peer[0])
-        peak = _peak_kib()
+        peak = _status_kib("VmHWM")
         await s.close()
     return before, peak
 

@@ -1,12 +1,16 @@
-"""Shared fixtures: the backend registry behind the contract suite, and a movable clock."""
+"""Shared fixtures: the backend registry behind the contract suite, a movable clock, and a
+guard against storages left open."""
 
 from __future__ import annotations
 
+import gc
 import sys
+import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
+import aiosqlite
 import pytest
 
 # The examples are tested as shipped: make examples/*.py importable by module name.
@@ -49,3 +53,29 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
 
     monkeypatch.setattr(Storage, "_now", now)
     return advance
+
+
+def _sqlite_threads() -> set[threading.Thread]:
+    return {
+        t
+        for t in threading.enumerate()
+        if getattr(getattr(t, "_target", None), "__name__", "") == "_connection_worker_thread"
+    }
+
+
+@pytest.fixture(autouse=True)
+def no_connection_left_open() -> Iterator[None]:
+    """Fail a test that leaves an aiosqlite connection open, and stop its thread: a live one
+    (kept alive by a failed test's traceback) would hang the interpreter at exit."""
+    before = _sqlite_threads()
+    yield
+    new = _sqlite_threads() - before
+    for thread in new:
+        thread.join(timeout=1)  # a connection closed just now may still be winding down
+    if any(t.is_alive() for t in new):
+        leaked = [
+            c for c in gc.get_objects() if isinstance(c, aiosqlite.Connection) and c._running
+        ]
+        for connection in leaked:
+            connection.stop()
+        pytest.fail(f"the test left {len(leaked)} aiosqlite connection(s) open; close them")

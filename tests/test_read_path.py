@@ -13,6 +13,7 @@ import pytest
 import vault.crypto.kdf
 from vault import EncryptedStorage
 from vault.crypto import CHEAP_KDF
+from vault.errors import InvalidValueError
 from vault.storage import FileStorage, MemoryStorage, SQLiteStorage
 
 
@@ -100,7 +101,7 @@ async def test_other_tasks_run_between_chunks_and_read_safely(storage: SQLiteSto
 async def test_a_failed_update_leaves_nothing_behind(storage: SQLiteStorage) -> None:
     storage.WRITE_CHUNK = 3
     good = [user(i, i) for i in range(1, 10)]
-    with pytest.raises(Exception, match="NOT NULL"):
+    with pytest.raises(InvalidValueError, match="NOTNULL"):
         await storage.update_peers([*good, (42, 1, None, None, None)])  # type: ignore[list-item]
     with pytest.raises(KeyError):
         await storage.get_peer_by_id(1)
@@ -162,6 +163,7 @@ async def test_open_runs_argon2id_exactly_once(
     await s.open()
     assert argon2_runs() == 1  # creating the passphrase slot
     await s.auth_key(os.urandom(256))
+    await s.user_id(777000)
     await s.update_peers([user(1, 1)])
     await s.get_peer_by_id(1)
     string = await s.export_session_string()

@@ -90,7 +90,7 @@ async def test_not_a_database_is_refused_and_left_alone(tmp_path: Path) -> None:
     path = tmp_path / "junk.session"
     path.write_bytes(os.urandom(4096))
     before = digest(path)
-    with pytest.raises(SchemaError, match="not an SQLite database"):
+    with pytest.raises(SchemaError, match="not an SQLite session database"):
         await FileStorage("junk", workdir=tmp_path).open()
     assert digest(path) == before
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 __all__ = [
     "CorruptedError",
     "InvalidSessionString",
+    "InvalidValueError",
     "KeySlotError",
     "KeyringUnavailableError",
     "PlaintextSessionError",
@@ -24,6 +25,7 @@ __all__ = [
     "StorageError",
     "StorageNotOpenError",
     "StorageStateError",
+    "StorageWriteError",
     "UnsupportedDriverError",
     "UnsupportedFormatError",
     "VaultError",
@@ -52,6 +54,14 @@ class StorageNotOpenError(StorageStateError):
 
 class StorageClosedError(StorageStateError):
     """A storage was used after ``close()``; create a new storage object to use it again."""
+
+
+class StorageWriteError(StorageError, OSError):
+    """The medium refused a write (disk full, I/O error, read-only); nothing was changed."""
+
+
+class InvalidValueError(StorageError, ValueError):
+    """A storage refused a value (missing or of the wrong type); nothing was changed."""
 
 
 class SchemaError(StorageError):

@@ -10,6 +10,7 @@ import resource
 import signal
 import sys
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -38,9 +39,11 @@ def scaled(normal: int, stress: int) -> pytest.MarkDecorator:
 
 
 class Tally:
-    """Counts measured by the tests of one pytest run; printed at once, written at the end."""
+    """Counts measured by the tests of one pytest run; printed at once, written at the end
+    under the run's name (``stress`` or ``default``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, run: str) -> None:
+        self.run = run
         self.entries: dict[str, dict[str, Any]] = {}
 
     def record(self, key: str, **values: Any) -> None:
@@ -64,8 +67,9 @@ class Tally:
         except (FileNotFoundError, ValueError):
             report = {}
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        section = report.setdefault(self.run, {})
         for key, entry in self.entries.items():
-            report[key] = {**entry, "measured": stamp, "python": sys.version.split()[0]}
+            section[key] = {**entry, "measured": stamp, "python": sys.version.split()[0]}
         path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
 
 
@@ -84,25 +88,34 @@ def session_files(database: Path) -> dict[str, str]:
     }
 
 
-def as_nobody(func: Callable[[], None]) -> int:
-    """Run ``func`` in a forked child as an unprivileged user when we are root (root ignores
-    file modes); return the child's exit status (0 when ``func`` returned)."""
+def cap_file_size(limit: int) -> None:
+    """From now on, writes past ``limit`` bytes of any file fail with EFBIG, as on a full file
+    system (``RLIMIT_FSIZE``; call it only in a child process, it cannot be raised again)."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an error, not a kill
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+def in_child(func: Callable[[], None], *, as_nobody: bool = False) -> None:
+    """Run ``func`` in a forked child and fail if it raised (its error goes to stderr).
+
+    ``as_nobody`` drops to an unprivileged user when we are root (root ignores file modes).
+    """
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
         code = 1
         try:
-            if os.geteuid() == 0:
+            if as_nobody and os.geteuid() == 0:
                 os.setgroups([])
                 os.setgid(65534)
                 os.setuid(65534)
             func()
             code = 0
-        except BaseException as error:  # noqa: BLE001 - reported through the exit status
-            sys.stderr.write(f"child failed: {type(error).__name__}: {error}\n")
+        except BaseException:
+            traceback.print_exc()
         finally:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status)
+    assert os.waitstatus_to_exitcode(status) == 0, "the child's checks failed (see its stderr)"
 
 
 class Hang(Exception):

@@ -10,8 +10,9 @@ from ._support import Tally
 
 
 @pytest.fixture(scope="session")
-def tally() -> Iterator[Tally]:
+def tally(request: pytest.FixtureRequest) -> Iterator[Tally]:
     """Record measured counts; they are written to ``build/reliability.json`` at the end."""
-    counts = Tally()
+    marks = str(request.config.getoption("markexpr"))
+    counts = Tally("stress" if marks.replace(" ", "") == "stress" else "default")
     yield counts
     counts.write()

@@ -167,7 +167,9 @@ async def test_1000_concurrent_coroutines(
         results = await asyncio.gather(*writers, *key_writers, return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
-            raise AssertionError(f"{len(errors)} of {len(results)} coroutines failed") from errors[0]
+            raise AssertionError(f"{len(errors)} of {len(results)} coroutines failed") from errors[
+                0
+            ]
         state = await storage.update_state()
         assert state == [(i, i, i + 1, i + 2, i + 3) for i in range(count)]
         for index in range(count):

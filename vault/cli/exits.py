@@ -4,10 +4,11 @@
 code    meaning
 ======  ================================================================================
 0       success (also: a file that already was in the asked-for state was skipped)
-1       another failure (permission denied, disk full, keyring entry missing...)
+1       another failure (permission denied, disk full, keyring entry missing, MongoDB
+        server unreachable...)
 2       usage error: bad arguments, no passphrase source, passphrases did not match
 3       wrong passphrase or key: no key slot opened
-4       file not found
+4       file (or MongoDB session) not found
 5       the session is in use: a running client has it open (stop it first)
 6       damaged or unknown data: not a session file, unknown schema, corrupted envelope,
         invalid session string

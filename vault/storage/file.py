@@ -58,7 +58,10 @@ class FileStorage(SQLiteStorage):
         """
         self._check_can_open()
         if not self.workdir.is_dir():
-            self.workdir.mkdir(mode=0o700, parents=True)
+            # mkdir(parents=True) would give the missing parents default permissions.
+            for directory in reversed([self.workdir, *self.workdir.parents]):
+                if not directory.is_dir():
+                    directory.mkdir(mode=0o700, exist_ok=True)
         self._lock_fd = self._lock()
         try:
             self.conn = await aiosqlite.connect(self.database, isolation_level=None)

@@ -20,6 +20,9 @@ class MemoryStorage(SQLiteStorage):
     lost when the storage is closed: export a session string first if you need it again.
     """
 
+    #: Each chunk runs on the event loop (no thread), so it is kept to a few milliseconds.
+    WRITE_CHUNK = 500
+
     def __init__(self, name: str = ":memory:", session_string: str | None = None) -> None:
         super().__init__(name)
         self._initial: SessionData | None = (

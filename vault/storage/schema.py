@@ -87,7 +87,9 @@ BEGIN
 END"""
 
 _INDEXES = (
-    "CREATE INDEX IF NOT EXISTS idx_peers_id ON peers (id)",
+    # Pyrogram's idx_peers_id duplicates the INTEGER PRIMARY KEY (the rowid) and costs every
+    # peer write an extra B-tree insert; no client's queries need it.
+    "DROP INDEX IF EXISTS idx_peers_id",
     "CREATE INDEX IF NOT EXISTS idx_peers_username ON peers (username)",
     "CREATE INDEX IF NOT EXISTS idx_peers_phone_number ON peers (phone_number)",
     "CREATE INDEX IF NOT EXISTS idx_usernames_peer_id ON usernames (peer_id)",

@@ -13,18 +13,18 @@ from typing import Any, Final
 
 import aiosqlite
 
-from ..errors import SchemaError, StorageClosedError, StorageNotOpenError, StorageStateError
+from ..errors import StorageClosedError, StorageNotOpenError, StorageStateError
 from ..peers import PeerRow, get_input_peer
-from .base import UNSET, StateRow, Storage, Unset
 from . import redaction
+from .base import UNSET, StateRow, Storage, Unset
 from .inline import InlineConnection
 from .schema import (
     SCHEMA_VERSION,
     create_statements,
     detect_version,
-    is_not_a_database,
     migration_statements,
 )
+from .sqlite_errors import open_failure, read_failure, write_failure
 
 __all__ = ["SQLiteStorage"]
 
@@ -119,7 +119,7 @@ class SQLiteStorage(Storage):
         version: int | None = None
         try:
             await conn.execute_fetchall("PRAGMA secure_delete = ON")
-            async with self._transaction() as db:
+            async with self._transaction(vault_errors=False) as db:
                 tables = {
                     row[0]
                     for row in await db.execute_fetchall(
@@ -146,20 +146,10 @@ class SQLiteStorage(Storage):
                         )
                 for statement in statements:
                     await db.execute_fetchall(statement)
-        except sqlite3.DatabaseError as error:
+        except (sqlite3.Error, UnicodeDecodeError) as error:
+            # UnicodeDecodeError: SQLite's message about a damaged schema quotes its bytes.
             await self._abandon()
-            if is_not_a_database(error):
-                raise SchemaError(
-                    "the session file is not an SQLite database (or is damaged); check the "
-                    "path, or restore the file from a backup"
-                ) from None
-            if version is not None:
-                raise SchemaError(
-                    f"migrating the session from schema version {version} to {SCHEMA_VERSION} "
-                    f"failed ({type(error).__name__}); the file was left unchanged. It may have "
-                    "been edited by another program: restore it from a backup"
-                ) from None
-            raise
+            raise open_failure(error, version) from None
         except BaseException:
             await self._abandon()
             raise
@@ -262,16 +252,23 @@ class SQLiteStorage(Storage):
                 self._writing = False
 
     @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[Connection]:
-        """One write transaction; writers are serialised so coroutines never interleave them."""
+    async def _transaction(self, *, vault_errors: bool = True) -> AsyncIterator[Connection]:
+        """One write transaction; writers are serialised so coroutines never interleave them.
+        SQLite's errors become vault's, unless ``vault_errors`` is false (``create()`` tells
+        them apart itself)."""
         async with self._writer() as db:
-            await db.execute_fetchall("BEGIN IMMEDIATE")
             try:
-                yield db
-            except BaseException:
-                await db.rollback()
-                raise
-            await db.execute_fetchall("COMMIT")
+                await db.execute_fetchall("BEGIN IMMEDIATE")
+                try:
+                    yield db
+                    await db.execute_fetchall("COMMIT")
+                except BaseException:
+                    await db.rollback()
+                    raise
+            except sqlite3.Error as error:
+                if not vault_errors:
+                    raise
+                raise write_failure(error) from None
 
     def _reading(self) -> sqlite3.Cursor | None:
         """The reader's cursor, ready for a query on the calling thread (see
@@ -284,16 +281,22 @@ class SQLiteStorage(Storage):
         return self._cursor
 
     async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        cursor = self._reading()
-        if cursor is None:
-            return list(await self._db().execute_fetchall(sql, params))
-        return cursor.execute(sql, params).fetchall()
+        try:
+            cursor = self._reading()
+            if cursor is None:
+                return list(await self._db().execute_fetchall(sql, params))
+            return cursor.execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as error:
+            raise read_failure(error) from None
 
     async def _fetchone(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        cursor = self._reading()
-        if cursor is None:
-            return next(iter(await self._db().execute_fetchall(sql, params)), None)
-        return cursor.execute(sql, params).fetchone()
+        try:
+            cursor = self._reading()
+            if cursor is None:
+                return next(iter(await self._db().execute_fetchall(sql, params)), None)
+            return cursor.execute(sql, params).fetchone()
+        except sqlite3.DatabaseError as error:
+            raise read_failure(error) from None
 
     async def _write(self, sql: str, params: Sequence[Any] = ()) -> None:
         async with self._transaction() as db:
@@ -302,11 +305,16 @@ class SQLiteStorage(Storage):
     # --- peer cache --------------------------------------------------------------------------
 
     async def update_peers(self, peers: Iterable[PeerRow]) -> None:
-        now = self._now()
+        # The save date goes into the SQL as a literal: no new tuple per row, which keeps a
+        # 100k-peer update from waking the garbage collector on the event loop.
+        sql = (
+            "REPLACE INTO peers (id, access_hash, type, username, phone_number, "
+            f"last_update_on) VALUES (?, ?, ?, ?, ?, {int(self._now())})"
+        )
         source = iter(peers)
 
-        def chunk() -> list[tuple[Any, ...]]:
-            rows = [(*peer, now) for peer in itertools.islice(source, self.WRITE_CHUNK)]
+        def chunk() -> list[PeerRow]:
+            rows = list(itertools.islice(source, self.WRITE_CHUNK))
             # In id order the rows land on neighbouring pages; the sort is stable, so of two
             # rows for one peer the later still wins.
             rows.sort(key=_BY_ID)
@@ -317,11 +325,7 @@ class SQLiteStorage(Storage):
             return
         async with self._transaction() as db:
             while rows:
-                await db.executemany(
-                    "REPLACE INTO peers (id, access_hash, type, username, phone_number, "
-                    "last_update_on) VALUES (?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
+                await db.executemany(sql, rows)
                 rows = chunk()
 
     async def update_usernames(self, usernames: Iterable[tuple[int, str]]) -> None:
