@@ -162,3 +162,52 @@ def telethon_string(dc_id: int, address: str, auth_key: bytes) -> str:
     session.set_dc(dc_id, address, 443)
     session.auth_key = crypto.AuthKey(auth_key)
     return str(session.save())
+
+
+# --- sessions in MongoDB -----------------------------------------------------------------------
+
+
+async def make_session(
+    conn: Any, name: str, database: str | None = None, *, logged_in: bool = True
+) -> bytes:
+    """A plaintext session written by MongoStorage; returns its auth key."""
+    storage = MongoStorage(name, conn, database=database)
+    await storage.open()
+    key = os.urandom(256)
+    try:
+        if logged_in:
+            await storage.dc_id(4)
+            await storage.auth_key(key)
+            await storage.user_id(5000000001)
+            await storage.update_peers([(5000000001, 77, "user", "me", None)])
+    finally:
+        await storage.close()
+    return key
+
+
+async def raw(conn: Any, name: str, database: str | None = None) -> dict[str, Any]:
+    """The session document as the server holds it."""
+    db = conn[database if database is not None else name]
+    doc = await db.session.find_one({"_id": name if database is not None else 0})
+    assert doc is not None
+    return dict(doc)
+
+
+async def open_key(conn: Any, name: str, database: str | None = None, **unlock: Any) -> bytes:
+    """The auth key as a client gets it (through EncryptedStorage when ``unlock``)."""
+    inner = MongoStorage(name, conn, database=database)
+    storage = EncryptedStorage(inner, **unlock) if unlock else inner
+    await storage.open()
+    try:
+        key = await storage.auth_key()
+    finally:
+        await storage.close()
+    assert key is not None
+    return key
+
+
+def assert_sealed(doc: dict[str, Any], key: bytes) -> None:
+    stored = bytes(doc["auth_key"])
+    assert stored != key and len(stored) != 256
+    assert is_envelope(stored)
+    assert key not in stored and key.hex().encode() not in stored

@@ -73,9 +73,7 @@ def no_connection_left_open() -> Iterator[None]:
     for thread in new:
         thread.join(timeout=1)  # a connection closed just now may still be winding down
     if any(t.is_alive() for t in new):
-        leaked = [
-            c for c in gc.get_objects() if isinstance(c, aiosqlite.Connection) and c._running
-        ]
+        leaked = [c for c in gc.get_objects() if isinstance(c, aiosqlite.Connection) and c._running]
         for connection in leaked:
             connection.stop()
         pytest.fail(f"the test left {len(leaked)} aiosqlite connection(s) open; close them")

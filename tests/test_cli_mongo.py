@@ -18,7 +18,16 @@ from vault.crypto.envelope import is_envelope
 from vault.session_string import decode_session_string
 from vault.storage import MongoStorage
 
-from .cli_helpers import CHEAP, cli_env, error_lines, run_cli
+from .cli_helpers import (
+    CHEAP,
+    assert_sealed,
+    cli_env,
+    error_lines,
+    make_session,
+    open_key,
+    raw,
+    run_cli,
+)
 from .servers import MongoClients
 
 PASSPHRASE = "correct horse battery staple"
@@ -53,54 +62,8 @@ def default_name(mongo_clients: MongoClients) -> str:
     return f"{mongo_clients.prefix}alice"
 
 
-async def make_session(
-    conn: Any, name: str, database: str | None = None, *, logged_in: bool = True
-) -> bytes:
-    """A plaintext session written by MongoStorage; returns its auth key."""
-    storage = MongoStorage(name, conn, database=database)
-    await storage.open()
-    key = os.urandom(256)
-    try:
-        if logged_in:
-            await storage.dc_id(4)
-            await storage.auth_key(key)
-            await storage.user_id(5000000001)
-            await storage.update_peers([(5000000001, 77, "user", "me", None)])
-    finally:
-        await storage.close()
-    return key
-
-
-async def raw(conn: Any, name: str, database: str | None = None) -> dict[str, Any]:
-    """The session document as the server holds it."""
-    db = conn[database if database is not None else name]
-    doc = await db.session.find_one({"_id": name if database is not None else 0})
-    assert doc is not None
-    return dict(doc)
-
-
-async def open_key(conn: Any, name: str, database: str | None = None, **unlock: Any) -> bytes:
-    """The auth key as a client gets it (through EncryptedStorage when ``unlock``)."""
-    inner = MongoStorage(name, conn, database=database)
-    storage = EncryptedStorage(inner, **unlock) if unlock else inner
-    await storage.open()
-    try:
-        key = await storage.auth_key()
-    finally:
-        await storage.close()
-    assert key is not None
-    return key
-
-
 def cli(env: dict[str, str], *args: str) -> Any:
     return run_cli(*args, env=env)
-
-
-def assert_sealed(doc: dict[str, Any], key: bytes) -> None:
-    stored = bytes(doc["auth_key"])
-    assert stored != key and len(stored) != 256
-    assert is_envelope(stored)
-    assert key not in stored and key.hex().encode() not in stored
 
 
 @pytest.mark.parametrize("layout", ["default", "shared"])

@@ -118,7 +118,7 @@ async def test_failed_migration_leaves_the_file_unchanged(tmp_path: Path) -> Non
     db.close()
     before = content(path)
 
-    with pytest.raises(SchemaError, match="from schema version 3 .* left unchanged"):
+    with pytest.raises(SchemaError, match=r"from schema version 3 .* left unchanged"):
         await storage.open()
 
     assert content(path) == before

@@ -92,9 +92,12 @@ def test_characters_outside_urlsafe_alphabet_are_rejected() -> None:
 
 
 def test_telethon_string_gets_a_hint() -> None:
-    telethon = "1" + base64.urlsafe_b64encode(
-        struct.pack(">B4sH256s", 2, bytes([149, 154, 167, 51]), 443, KEY)
-    ).decode()
+    telethon = (
+        "1"
+        + base64.urlsafe_b64encode(
+            struct.pack(">B4sH256s", 2, bytes([149, 154, 167, 51]), 443, KEY)
+        ).decode()
+    )
     assert len(telethon) == 353
     assert "Telethon" in _rejected(telethon)
 

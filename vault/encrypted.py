@@ -31,6 +31,7 @@ from .session_string import (
     encode_session_string,
 )
 from .storage.base import UNSET, StateRow, Storage, Unset
+from .storage.fields import FieldStorage
 
 __all__ = ["EncryptedStorage"]
 
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 _MIGRATE_HINT = "run `session-vault encrypt` on it first, or pass migrate=True to encrypt it now"
 
 
-class EncryptedStorage(Storage):
+class EncryptedStorage(FieldStorage):
     """A :class:`~vault.storage.Storage` that seals the auth key before the inner storage
     sees it; everything else (peers, update state, dc id, user id...) passes straight through.
 
@@ -399,23 +400,9 @@ class EncryptedStorage(Storage):
     async def update_state(self, value: StateRow | int | Unset = UNSET) -> list[StateRow] | None:
         return await _through(self.inner.update_state, value)  # type: ignore[no-any-return]
 
-    async def dc_id(self, value: int | Unset = UNSET) -> int | None:
-        return await _through(self.inner.dc_id, value)  # type: ignore[no-any-return]
-
-    async def api_id(self, value: int | Unset | None = UNSET) -> int | None:
-        return await _through(self.inner.api_id, value)  # type: ignore[no-any-return]
-
-    async def test_mode(self, value: bool | Unset | None = UNSET) -> bool | None:
-        return await _through(self.inner.test_mode, value)  # type: ignore[no-any-return]
-
-    async def date(self, value: int | Unset = UNSET) -> int | None:
-        return await _through(self.inner.date, value)  # type: ignore[no-any-return]
-
-    async def user_id(self, value: int | Unset | None = UNSET) -> int | None:
-        return await _through(self.inner.user_id, value)  # type: ignore[no-any-return]
-
-    async def is_bot(self, value: bool | Unset | None = UNSET) -> bool | None:
-        return await _through(self.inner.is_bot, value)  # type: ignore[no-any-return]
+    async def _field(self, name: str, value: Any) -> Any:
+        """Every session field but the auth key passes straight through to the inner storage."""
+        return await _through(getattr(self.inner, name), value)
 
 
 async def _through(method: Callable[..., Awaitable[Any]], value: object) -> Any:

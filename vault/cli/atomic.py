@@ -15,12 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import SessionInUseError
+from ..storage.filelock import lock_exclusive
 from .exits import CliError, Exit
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows has no flock
-    fcntl = None  # type: ignore[assignment]
 
 __all__ = [
     "SIDE_SUFFIXES",
@@ -54,14 +50,7 @@ def locked(path: Path) -> Iterator[None]:
     except PermissionError:
         raise CliError(Exit.FAILURE, f"cannot open {path} for writing: permission denied") from None
     try:
-        if fcntl is not None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise SessionInUseError(
-                    f"{path} is locked: a running client has it open; stop the client, "
-                    "then run this again"
-                ) from None
+        lock_exclusive(fd, path)
         yield
     finally:
         os.close(fd)

@@ -11,13 +11,9 @@ from pathlib import Path
 
 import aiosqlite
 
-from ..errors import SessionInUseError, StorageError
+from ..errors import StorageError
+from .filelock import lock_exclusive
 from .sqlite import SQLiteStorage
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows has no advisory locks of this kind
-    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["FileStorage"]
 
@@ -93,15 +89,7 @@ class FileStorage(SQLiteStorage):
             if mode & (stat.S_IRWXG | stat.S_IRWXO):
                 os.fchmod(fd, stat.S_IRUSR | stat.S_IWUSR)
                 log.info("tightened permissions of %s to 0600", self.database)
-            if fcntl is not None:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    raise SessionInUseError(
-                        f"{self.database} is already open in another process or storage "
-                        "object; stop the other client first (two clients on one auth key "
-                        "make Telegram revoke it)"
-                    ) from None
+            lock_exclusive(fd, self.database)
         except BaseException:
             os.close(fd)
             raise

@@ -20,7 +20,8 @@ from ..errors import (
     UnsupportedDriverError,
 )
 from ..peers import PeerRow, get_input_peer
-from .base import UNSET, StateRow, Storage, Unset
+from .base import UNSET, StateRow, Unset
+from .fields import FieldStorage
 
 try:
     from pymongo import DeleteMany, UpdateOne
@@ -88,7 +89,7 @@ def _check_async_client(connection: object) -> None:
     )
 
 
-class MongoStorage(Storage):
+class MongoStorage(FieldStorage):
     """A session in MongoDB, for deployments where one machine is not enough.
 
     ``connection`` is a client of an async driver: :class:`pymongo.AsyncMongoClient`
@@ -415,27 +416,6 @@ class MongoStorage(Storage):
             return _from_stored(field, None if doc is None else doc.get(field))
         await self._session.update_one({"_id": self._session_id}, {"$set": {field: value}})
         return None
-
-    async def dc_id(self, value: int | Unset = UNSET) -> int | None:
-        return await self._field("dc_id", value)  # type: ignore[no-any-return]
-
-    async def api_id(self, value: int | Unset | None = UNSET) -> int | None:
-        return await self._field("api_id", value)  # type: ignore[no-any-return]
-
-    async def test_mode(self, value: bool | Unset | None = UNSET) -> bool | None:
-        return await self._field("test_mode", value)  # type: ignore[no-any-return]
-
-    async def auth_key(self, value: bytes | Unset | None = UNSET) -> bytes | None:
-        return await self._field("auth_key", value)  # type: ignore[no-any-return]
-
-    async def date(self, value: int | Unset = UNSET) -> int | None:
-        return await self._field("date", value)  # type: ignore[no-any-return]
-
-    async def user_id(self, value: int | Unset | None = UNSET) -> int | None:
-        return await self._field("user_id", value)  # type: ignore[no-any-return]
-
-    async def is_bot(self, value: bool | Unset | None = UNSET) -> bool | None:
-        return await self._field("is_bot", value)  # type: ignore[no-any-return]
 
 
 def _from_stored(field: str, stored: Any) -> Any:

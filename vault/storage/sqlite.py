@@ -37,6 +37,12 @@ _SESSION_COLUMNS: Final = frozenset(
 _BOOL_COLUMNS: Final = frozenset({"test_mode", "is_bot"})
 _BY_ID: Final = itemgetter(0)
 _PEER_BY_ID: Final = "SELECT id, access_hash, type FROM peers WHERE id = ?"
+# No LIMIT: with one, SQLite's sorter takes a slower path for the usual single row. Callers
+# fetch all rows, so no statement is left running (see _reading).
+_PEER_BY_USERNAME: Final = (
+    "SELECT id, access_hash, type, last_update_on FROM peers WHERE username = ? "
+    "ORDER BY last_update_on DESC"
+)
 
 #: A connection ``create()`` and the writes use: aiosqlite's, or an inline one (memory).
 Connection = aiosqlite.Connection | InlineConnection
@@ -355,11 +361,13 @@ class SQLiteStorage(Storage):
         return get_input_peer(*row)
 
     async def get_peer_by_username(self, username: str) -> Any:
-        row = await self._fetchone(
-            "SELECT id, access_hash, type, last_update_on FROM peers WHERE username = ? "
-            "ORDER BY last_update_on DESC LIMIT 1",
-            (username,),
+        cursor = self._reading()
+        rows = (
+            cursor.execute(_PEER_BY_USERNAME, (username,)).fetchall()
+            if cursor is not None
+            else await self._fetchall(_PEER_BY_USERNAME, (username,))
         )
+        row = rows[0] if rows else None
         if row is None:
             alias = await self._fetchone(
                 "SELECT peer_id, last_update_on FROM usernames WHERE id = ? "
@@ -373,7 +381,7 @@ class SQLiteStorage(Storage):
             )
         if row is None or self._expired(row[3]):
             raise KeyError(f"Username not found: {username}")
-        return get_input_peer(*row[:3])
+        return get_input_peer(row[0], row[1], row[2])
 
     def _expired(self, last_update_on: int) -> bool:
         return abs(self._now() - last_update_on) > self.USERNAME_TTL
