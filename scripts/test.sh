@@ -22,5 +22,10 @@ bash scripts/with-keyring.sh "$PY" -m pytest -q -p no:cacheprovider -m stress
 step "Pyrogram-family compatibility (one venv per client package)"
 "$PY" -m nox --no-color
 
+step "benchmark smoke run (its own venv: Pyrofork installs the pyrogram package)"
+[ -x .venv-bench/bin/python ] || python3 -m venv .venv-bench
+.venv-bench/bin/python -m pip install -q --disable-pip-version-check -e ".[bench]"
+.venv-bench/bin/python -m bench --quick
+
 step "docs"
 "$PY" -m mkdocs build --strict -q -d "$(mktemp -d)"

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import sqlite3
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,8 +17,9 @@ from typing import Any
 import pytest
 
 from vault import EncryptedStorage
+from vault.crypto.envelope import is_envelope
 from vault.errors import SchemaError
-from vault.storage import FileStorage
+from vault.storage import FileStorage, MongoStorage
 from vault.storage.schema import detect_version
 
 from .encrypted_helpers import log_in
@@ -77,6 +80,24 @@ def run_cli(
         start_new_session=True,
         check=False,
     )
+
+
+def timed_run(*args: str | Path, env: dict[str, str] | None = None) -> float:
+    """Seconds that ``python -m vault ARGS`` takes; it must succeed."""
+    started = time.monotonic()
+    done = run_cli(*args, env=env)
+    assert done.returncode == 0, done.stderr
+    return time.monotonic() - started
+
+
+def kill_moments(run_seconds: float, kills: int, seed: int) -> list[float]:
+    """Delays after start at which to SIGKILL ``kills`` runs of a command that takes
+    ``run_seconds``: one random moment in each of ``kills`` equal slices of the time from the end
+    of most of the interpreter's start-up (where nothing happens) to a little past the run."""
+    start_up = 0.8 * timed_run("--version")
+    span = 1.1 * run_seconds
+    rng = random.Random(seed)
+    return [start_up + (span - start_up) * (i + rng.random()) / kills for i in range(kills)]
 
 
 def error_lines(result: subprocess.CompletedProcess[str]) -> list[str]:

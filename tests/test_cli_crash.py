@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -20,10 +19,12 @@ from .cli_helpers import (
     CHEAP,
     cli_env,
     client_fixture,
+    kill_moments,
     leftovers,
     open_auth_key,
     run_cli,
     stored_auth_key,
+    timed_run,
 )
 from .encrypted_helpers import SIDE_SUFFIXES, raw_bytes
 
@@ -53,7 +54,6 @@ def _reset(path: Path, pristine: bytes) -> None:
 
 
 def kill_loop(tmp_path: Path, iterations: int, seed: int) -> Counter[str]:
-    rng = random.Random(seed)
     fixture = client_fixture("pyrofork-2.3.69", tmp_path)
     pristine = fixture.path.read_bytes()
     pwfile = tmp_path / "pw.txt"
@@ -61,19 +61,11 @@ def kill_loop(tmp_path: Path, iterations: int, seed: int) -> Counter[str]:
     env = cli_env()
     durations = []
     for _ in range(2):
-        started = time.monotonic()
-        done = run_cli(*_encrypt_args(fixture.path, pwfile)[3:], *CHEAP)
-        durations.append(time.monotonic() - started)
-        assert done.returncode == 0, done.stderr
+        durations.append(timed_run(*_encrypt_args(fixture.path, pwfile)[3:], *CHEAP))
         _reset(fixture.path, pristine)
-    span = 1.1 * max(durations)
-    # Most of a run is interpreter start-up; spend most kill moments after it.
-    started = time.monotonic()
-    assert run_cli("--version").returncode == 0
-    start_up = 0.8 * (time.monotonic() - started)
 
     outcomes: Counter[str] = Counter()
-    for i in range(iterations):
+    for delay in kill_moments(max(durations), iterations, seed):
         _reset(fixture.path, pristine)
         process = subprocess.Popen(
             [*_encrypt_args(fixture.path, pwfile), *CHEAP],
@@ -83,8 +75,7 @@ def kill_loop(tmp_path: Path, iterations: int, seed: int) -> Counter[str]:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        # Stratified: kill moments cover [start_up, span) evenly, random within each slice.
-        time.sleep(start_up + (span - start_up) * (i + rng.random()) / iterations)
+        time.sleep(delay)
         process.send_signal(signal.SIGKILL)
         process.wait()
         outcomes[_state(fixture.path, fixture.auth_key)] += 1

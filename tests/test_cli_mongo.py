@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 
-from vault import EncryptedStorage, decrypt_session_string
-from vault.crypto.envelope import is_envelope
+from vault import decrypt_session_string
 from vault.session_string import decode_session_string
 from vault.storage import MongoStorage
 

@@ -390,6 +390,28 @@ async def test_an_instance_that_lost_its_lease_refuses_use(
     await second.close()
 
 
+async def test_lease_and_delete_act_on_their_own_shared_session_only(
+    conn: Any, db_name: Callable[[str], str]
+) -> None:
+    """In one shared database, a stale lease left on session ``a`` is not what opening or
+    deleting session ``b`` matches (nx-27017 once applied ``{_id, $or}`` filters to ``a``)."""
+    shared = db_name("shared")
+    for name in ("a", "b"):
+        await MongoStorage(name, conn, database=shared).open()
+    sessions = conn[shared]["session"]
+    stale = {"owner": "dead:1:0", "expires": 1}
+    await sessions.update_one({"_id": "a"}, {"$set": {"lease": stale}})
+
+    b = MongoStorage("b", conn, database=shared, lease=True)
+    await b.open()
+    assert (await sessions.find_one({"_id": "a"}))["lease"] == stale
+    assert (await sessions.find_one({"_id": "b"}))["lease"]["owner"] == b._owner
+    await b.delete()
+
+    assert await sessions.find_one({"_id": "b"}) is None
+    assert (await sessions.find_one({"_id": "a"}))["lease"] == stale
+
+
 # --- encryption at rest --------------------------------------------------------------------
 
 

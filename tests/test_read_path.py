@@ -61,6 +61,17 @@ async def test_a_phone_shared_by_two_peers_does_not_pin_an_old_snapshot(
     assert (await storage.get_peer_by_phone_number("+8")).access_hash in {11, 22}
 
 
+async def test_a_username_shared_by_two_peers_does_not_pin_an_old_snapshot(
+    storage: SQLiteStorage,
+) -> None:
+    await storage.update_peers([(1, 1, "user", "same", None), (2, 2, "user", "same", None)])
+    await storage.get_peer_by_username("same")
+    await storage.update_peers([(1, 11, "user", "moved", None), (2, 22, "user", "moved", None)])
+    with pytest.raises(KeyError):
+        await storage.get_peer_by_username("same")
+    assert (await storage.get_peer_by_username("moved")).access_hash in {11, 22}
+
+
 async def test_chunked_update_keeps_every_row_and_the_last_duplicate(
     storage: SQLiteStorage,
 ) -> None:

@@ -21,7 +21,7 @@ class MemoryStorage(SQLiteStorage):
     """
 
     #: Each chunk runs on the event loop (no thread), so it is kept to a few milliseconds.
-    WRITE_CHUNK = 500
+    WRITE_CHUNK = 100
 
     def __init__(self, name: str = ":memory:", session_string: str | None = None) -> None:
         super().__init__(name)

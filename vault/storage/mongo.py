@@ -230,9 +230,7 @@ class MongoStorage(FieldStorage):
         holds a fresh lease on the session.
         """
         await self.close()
-        result = await self._session.delete_one(
-            {"_id": self._session_id, "$or": [{"lease": None}, self._stale_lease()]}
-        )
+        result = await self._session.delete_one(self._unleased())
         if result.deleted_count == 0 and await self._session.find_one({"_id": self._session_id}):
             raise self._in_use()
         await self._states.delete_many(self._scope)
@@ -242,8 +240,12 @@ class MongoStorage(FieldStorage):
 
     # --- lease -------------------------------------------------------------------------------
 
-    def _stale_lease(self) -> dict[str, Any]:
-        return {"lease.expires": {"$lt": self._now()}}
+    def _unleased(self) -> dict[str, Any]:
+        """The session document, if no fresh lease is on it."""
+        free_or_stale = {"$or": [{"lease": None}, {"lease.expires": {"$lt": self._now()}}]}
+        # $and, not {"_id": ..., "$or": ...}: nx-27017 0.8 applies the latter's update_one and
+        # delete_one to any document matching the $or, i.e. another shared session's.
+        return {"$and": [{"_id": self._session_id}, free_or_stale]}
 
     def _in_use(self) -> SessionInUseError:
         return SessionInUseError(
@@ -255,10 +257,7 @@ class MongoStorage(FieldStorage):
 
     async def _take_lease(self) -> None:
         lease = {"owner": self._owner, "expires": self._now() + self._lease_timeout}
-        result = await self._session.update_one(
-            {"_id": self._session_id, "$or": [{"lease": None}, self._stale_lease()]},
-            {"$set": {"lease": lease}},
-        )
+        result = await self._session.update_one(self._unleased(), {"$set": {"lease": lease}})
         if result.matched_count == 0:
             raise self._in_use()
 
