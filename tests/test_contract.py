@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -21,19 +20,9 @@ from vault.session_string import decode_session_string
 from vault.storage import UNSET, Storage
 
 from .backends import Backend
+from .encrypted_helpers import log_in
 
 TTL = Storage.USERNAME_TTL
-
-
-async def log_in(s: Storage, *, user_id: int = 777000, dc_id: int = 4) -> bytes:
-    key = os.urandom(256)
-    await s.dc_id(dc_id)
-    await s.api_id(12345)
-    await s.test_mode(False)
-    await s.auth_key(key)
-    await s.user_id(user_id)
-    await s.is_bot(False)
-    return key
 
 
 # --- session fields ----------------------------------------------------------------------------

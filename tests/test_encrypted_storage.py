@@ -17,6 +17,7 @@ import pytest
 import vault.crypto.slots
 from vault import EncryptedStorage, decrypt_session_string
 from vault.crypto import CHEAP_KDF, DEFAULT_KDF, KdfParams
+from vault.crypto.envelope import Purpose, parse
 from vault.crypto.slots import PassphraseSlot, RawKeySlot
 from vault.errors import (
     CorruptedError,
@@ -520,3 +521,25 @@ async def test_no_secret_in_repr_logs_or_errors(
     for secret in secrets:
         assert secret not in text
     assert "my_account" in text
+
+
+async def test_passphrase_change_leaves_no_copy_of_the_old_slot(workdir: Path) -> None:
+    """After a passphrase change, the old slot (which the old passphrase still opens) must not
+    survive in the file or its write-ahead log while the storage stays open."""
+    await make_session(workdir)
+    old_slot = parse_slot(await stored_field(workdir))
+    storage = encrypted(FileStorage("my_account", workdir=workdir))
+    await storage.open()
+    try:
+        await storage.change_passphrase("a brand new passphrase")
+        raw = raw_bytes(database(workdir))
+        assert old_slot.salt not in raw
+        assert old_slot.wrapped not in raw
+    finally:
+        await storage.close()
+
+
+def parse_slot(stored: bytes) -> PassphraseSlot:
+    slot = parse(stored, Purpose.AUTH_KEY).header.slots[0]
+    assert isinstance(slot, PassphraseSlot)
+    return slot

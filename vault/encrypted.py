@@ -157,7 +157,8 @@ class EncryptedStorage(FieldStorage):
         elif _is_plain_auth_key(stored):
             self._refuse_plaintext(f"the session {self.name!r} is stored unencrypted")
             self._use(await self._run(Keyset.create, creds, self._kdf))
-            await self.auth_key(bytes(stored))
+            async with self._write_lock:
+                await self._write_auth_key(self._open_keyset(), bytes(stored), purge=True)
             log.info("encrypted the plaintext auth key of %r", self)
         else:
             envelope = self._parse_stored(stored, check_binding=not self._rebind)
@@ -231,15 +232,21 @@ class EncryptedStorage(FieldStorage):
             )
         return keyset.open(self._parse_stored(stored), Purpose.AUTH_KEY)
 
-    async def _write_auth_key(self, keyset: Keyset, value: bytes | None) -> None:
-        """Seal and store (callers hold the write lock), then purge stale plaintext copies."""
+    async def _write_auth_key(
+        self, keyset: Keyset, value: bytes | None, *, purge: bool = False
+    ) -> None:
+        """Seal and store (callers hold the write lock). With ``purge``, ask the inner storage
+        to drop stale copies of what was there: needed when that was a plaintext key, or an
+        envelope with slots just removed; an older envelope of the same slots reveals nothing,
+        so ordinary writes skip the cost."""
         if value is None:
             await self.inner.auth_key(None)
         else:
             envelope = keyset.seal(Purpose.AUTH_KEY, self._binding, bytes(value))
             await self._store_pending_keyring(keyset)
             await self.inner.auth_key(envelope)
-        await _purge(self.inner)
+        if purge:
+            await _purge(self.inner)
 
     def _parse_stored(self, stored: object, *, check_binding: bool = True) -> Envelope:
         if not isinstance(stored, bytes | bytearray | memoryview):
@@ -373,7 +380,7 @@ class EncryptedStorage(FieldStorage):
                 plain = await self._read_auth_key(keyset)
                 await self._run(change, keyset)
                 if plain is not None:
-                    await self._write_auth_key(keyset, plain)
+                    await self._write_auth_key(keyset, plain, purge=True)
             except BaseException:
                 keyset.slots, keyset.unlocked_by = old_slots, old_unlocked_by
                 keyset.drop_pending()

@@ -16,7 +16,8 @@ import aiosqlite
 from ..errors import StorageClosedError, StorageNotOpenError, StorageStateError
 from ..peers import PeerRow, get_input_peer
 from . import redaction
-from .base import UNSET, StateRow, Storage, Unset
+from .base import UNSET, StateRow, Unset
+from .fields import FieldStorage
 from .inline import InlineConnection
 from .schema import (
     SCHEMA_VERSION,
@@ -48,7 +49,7 @@ _PEER_BY_USERNAME: Final = (
 Connection = aiosqlite.Connection | InlineConnection
 
 
-class SQLiteStorage(Storage):
+class SQLiteStorage(FieldStorage):
     """A session in an SQLite database, reached through :mod:`aiosqlite`.
 
     It owns the schema, its version table, the migrations from Pyrogram 2.x (version 3) and
@@ -424,27 +425,6 @@ class SQLiteStorage(Storage):
             return result
         await self._write(f"UPDATE sessions SET {column} = ?", (value,))
         return None
-
-    async def dc_id(self, value: int | Unset = UNSET) -> int | None:
-        return await self._field("dc_id", value)  # type: ignore[no-any-return]
-
-    async def api_id(self, value: int | Unset | None = UNSET) -> int | None:
-        return await self._field("api_id", value)  # type: ignore[no-any-return]
-
-    async def test_mode(self, value: bool | Unset | None = UNSET) -> bool | None:
-        return await self._field("test_mode", value)  # type: ignore[no-any-return]
-
-    async def auth_key(self, value: bytes | Unset | None = UNSET) -> bytes | None:
-        return await self._field("auth_key", value)  # type: ignore[no-any-return]
-
-    async def date(self, value: int | Unset = UNSET) -> int | None:
-        return await self._field("date", value)  # type: ignore[no-any-return]
-
-    async def user_id(self, value: int | Unset | None = UNSET) -> int | None:
-        return await self._field("user_id", value)  # type: ignore[no-any-return]
-
-    async def is_bot(self, value: bool | Unset | None = UNSET) -> bool | None:
-        return await self._field("is_bot", value)  # type: ignore[no-any-return]
 
     async def version(self) -> int:
         """The schema version of the open database."""
