@@ -40,3 +40,22 @@ def test_example_runs(name: str, code: str, tmp_path: Path) -> None:
     )
     assert result.returncode == 0, f"{name} failed:\n{result.stderr}"
     assert result.stdout.strip(), f"{name} printed nothing"
+
+
+def test_readme_demo_runs_and_shows_no_secret(tmp_path: Path) -> None:
+    demo = DOCS.parent / "examples" / "demo.py"
+    result = subprocess.run(
+        [sys.executable, str(demo)],
+        check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.count("intact: True") == 3
+    assert "auth key present in the raw file: False" in out
+    assert "mode 600" in out
+    # Secrets are shown only as short fingerprints: no long base64 or hex runs.
+    assert not re.search(r"[A-Za-z0-9_-]{60,}", out)
