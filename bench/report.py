@@ -15,6 +15,14 @@ from .workloads import Sample, Workload
 
 RAW = "raw sqlite3"
 PLAIN, ENCRYPTED = "vault File", "vault Encrypted(File)"
+#: Rows where the encrypted storage does other work than the plain one, not more of the same.
+UNLIKE = {
+    "open+close": "runs Argon2id, see below",
+    "export_session_string": "an encrypted string, AEAD-sealed",
+    "import session string": "an encrypted string, AEAD-opened and its key sealed again",
+}
+#: The hand-written part of the page starts at this line and is kept across runs.
+NOTES_MARKER = "<!-- notes below are written by hand and kept by python -m bench -->"
 
 
 @dataclass
@@ -130,16 +138,19 @@ def write_markdown(results: Results, path: Path, chart: Path | None) -> None:
         "| --- | ---: |",
     ]
     for w in results.workloads:
-        plain, enc = results.per_op(w.name, PLAIN), results.per_op(w.name, ENCRYPTED)
-        if plain is not None and enc is not None:
-            out.append(f"| {w.name} | {(enc / plain - 1) * 100:+.1f}% |")
+        overhead = _overhead(results, w.name)
+        if overhead is not None:
+            note = f" (not like with like: {UNLIKE[w.name]})" if w.name in UNLIKE else ""
+            out.append(f"| {w.name}{note} | {overhead * 100:+.1f}% |")
     kdf = results.per_op("one Argon2id run (default parameters)", ENCRYPTED)
     enc_open = results.per_op("open+close", ENCRYPTED)
     if kdf is not None and enc_open is not None:
         out += [
             "",
-            f"Encrypted open+close minus one Argon2id run: {_time(enc_open - kdf)} "
-            "(budget 5 ms); the normal test suite checks that open() runs Argon2id exactly once.",
+            f"Encrypted open+close minus one Argon2id run timed apart: {_time(enc_open - kdf)}. "
+            "Argon2id (4 lanes on this machine's cores) varies by more than 5 ms from run to "
+            "run, so the target uses the raw-key open instead (see Targets); the normal test "
+            "suite checks that open() runs Argon2id exactly once.",
         ]
     if results.rss:
         out += [
@@ -172,7 +183,80 @@ def write_markdown(results: Results, path: Path, chart: Path | None) -> None:
         ]
         for name, per_op, stall in results.mongo:
             out.append(f"| {name} | {_time(per_op)} | {_time(stall)} |")
-    path.write_text("\n".join(out) + "\n")
+    out += _targets(results)
+    notes = _kept_notes(path)
+    path.write_text("\n".join(out) + "\n" + ("\n" + notes if notes else ""))
+
+
+def _overhead(results: Results, workload: str) -> float | None:
+    plain, enc = results.per_op(workload, PLAIN), results.per_op(workload, ENCRYPTED)
+    return None if plain is None or enc is None else enc / plain - 1
+
+
+def _kept_notes(path: Path) -> str:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return ""
+    start = text.find(NOTES_MARKER)
+    return text[start:] if start >= 0 else ""
+
+
+def _targets(results: Results) -> list[str]:
+    """The issue's targets, each marked met or not from this run's figures."""
+    rivals = {c.name: c.rival for c in results.contenders}
+    peer_work = [
+        w.name for w in results.workloads if w.name.startswith(("update_peers", "lookup by"))
+    ]
+    slow = [
+        f"{w} {c} {r:.2f}x"
+        for c in ("vault File", "vault Memory")
+        for w in peer_work
+        if (r := results.ratio(w, c, rivals[c])) is not None and r < 1.0
+    ]
+    rows = [("peer writes and lookups, vault File/Memory >= 1.0x Pyrofork", "; ".join(slow))]
+    big = [w.name for w in results.workloads if w.name.startswith("update_peers")][-1]
+    stalls = {c.name: results.stall(big, c.name) for c in results.contenders}
+    over = [
+        f"{c} {s * 1e3:.1f} ms"
+        for c, s in stalls.items()
+        if c.startswith("vault") and s and s > 0.010
+    ]
+    pyro = ", ".join(
+        f"{c} {s * 1e3:.0f} ms" for c, s in stalls.items() if c.startswith("Pyrofork") and s
+    )
+    rows.append((f"longest stall in {big} <= 10 ms (Pyrofork: {pyro})", "; ".join(over)))
+    costly = [
+        f"{w.name} {o * 100:+.1f}%"
+        for w in results.workloads
+        if w.name not in UNLIKE and (o := _overhead(results, w.name)) is not None and o > 0.05
+    ]
+    rows.append(("encryption overhead <= 5% (like with like, open() apart)", "; ".join(costly)))
+    # What open() adds besides Argon2id, measured directly: an encrypted open whose slot needs
+    # no KDF, against the plain open of the same file.
+    no_kdf = results.per_op("open+close, KDF excluded (raw-key slot)", ENCRYPTED)
+    plain_open = results.per_op("open+close", PLAIN)
+    if no_kdf is not None and plain_open is not None:
+        extra = no_kdf - plain_open
+        rows.append(
+            (
+                "encrypted open: one Argon2id run + <= 5 ms (raw-key open minus plain open: "
+                f"{_time(extra)})",
+                "" if extra <= 0.005 else _time(extra),
+            )
+        )
+    if results.rss:
+        heavy = [
+            f"{c} {peak / results.rss[rivals[c]][1]:.2f}x"
+            for c, (_, peak) in results.rss.items()
+            if rivals.get(c) in results.rss and peak > 1.2 * results.rss[rivals[c]][1]
+        ]
+        rows.append(
+            (f"peak RSS for {results.rss_peers:,} peers <= 1.2x Pyrofork", "; ".join(heavy))
+        )
+    out = ["", "## Targets in this run", "", "| target | met | where not |", "| --- | --- | --- |"]
+    out += [f"| {t} | {'no' if miss else 'yes'} | {miss or '—'} |" for t, miss in rows]
+    return out
 
 
 def write_chart(results: Results, path: Path) -> None:

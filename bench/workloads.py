@@ -222,35 +222,46 @@ def argon2id_run(sizes: Sizes) -> Workload:
     return Workload("one Argon2id run (default parameters)", run, "run")
 
 
-def export_strings(sizes: Sizes) -> Workload:
+#: With ``plain=True`` the string workloads compare like with like: only these two run, and
+#: EncryptedStorage exports (and then imports) a plain string, as FileStorage does.
+PLAIN_STRING_CONTENDERS = ("vault File", "vault Encrypted(File)")
+
+
+def _exporter(s: Any, plain: bool) -> Callable[[], Awaitable[str]]:
+    method = getattr(s, "export_plain_session_string", None) if plain else None
+    return method or s.export_session_string  # type: ignore[no-any-return]
+
+
+def export_strings(sizes: Sizes, *, plain: bool = False) -> Workload:
     async def run(c: Contender, workdir: Path) -> Sample | None:
-        if c.peers_only:
+        if c.peers_only or (plain and c.name not in PLAIN_STRING_CONTENDERS):
             return None
         s = await _open(c, workdir)
         try:
             await _logged_in(s)
+            export = _exporter(s, plain)
             async with timed(sizes.strings) as t:
                 for _ in range(sizes.strings):
-                    await s.export_session_string()
+                    await export()
         finally:
             await s.close()
         assert t.sample is not None
         return t.sample
 
-    return Workload("export_session_string", run, "string")
+    return Workload("export_session_string" + (", plain string" if plain else ""), run, "string")
 
 
-def import_strings(sizes: Sizes) -> Workload:
+def import_strings(sizes: Sizes, *, plain: bool = False) -> Workload:
     """Into an open storage with ``import_session_string`` (vault), or, for the memory
     storages, as clients do it: ``MemoryStorage(name, session_string)`` + open + close."""
 
     async def run(c: Contender, workdir: Path) -> Sample | None:
-        if c.peers_only:
+        if c.peers_only or (plain and c.name not in PLAIN_STRING_CONTENDERS):
             return None
         s = await _open(c, workdir)
         try:
             await _logged_in(s)
-            string = await s.export_session_string()
+            string = await _exporter(s, plain)()
             importer = getattr(s, "import_session_string", None) if c.persistent else None
             if c.persistent and importer is None:
                 return None  # Pyrofork's FileStorage cannot import a string
@@ -267,7 +278,7 @@ def import_strings(sizes: Sizes) -> Workload:
         assert t.sample is not None
         return t.sample
 
-    return Workload("import session string", run, "string")
+    return Workload("import session string" + (", plain string" if plain else ""), run, "string")
 
 
 def all_workloads(sizes: Sizes) -> list[Workload]:
@@ -280,7 +291,9 @@ def all_workloads(sizes: Sizes) -> list[Workload]:
         open_close(sizes, kdf=False),
         argon2id_run(sizes),
         export_strings(sizes),
+        export_strings(sizes, plain=True),
         import_strings(sizes),
+        import_strings(sizes, plain=True),
     ]
     return found
 

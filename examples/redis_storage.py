@@ -45,7 +45,7 @@ from redis.typing import EncodableT, FieldT
 
 from vault import EncryptedStorage
 from vault.errors import StorageClosedError, StorageNotOpenError, StorageStateError
-from vault.peers import PeerRow, get_input_peer
+from vault.peers import AnyPeerRow, UsernameRow, full_peer_rows, get_input_peer, usernames_by_peer
 from vault.storage import UNSET, Storage
 from vault.storage.base import StateRow, Unset
 
@@ -121,14 +121,15 @@ class RedisStorage(Storage):
 
     # --- peer cache --------------------------------------------------------------------------
 
-    async def update_peers(self, peers: Iterable[PeerRow]) -> None:
+    async def update_peers(self, peers: Iterable[AnyPeerRow]) -> None:
         """Write all peers and their lookup entries in one MULTI/EXEC round trip."""
         self._check()
         now = self._now()
         records: dict[FieldT, EncodableT] = {}
         by_username: dict[FieldT, EncodableT] = {}
         by_phone: dict[FieldT, EncodableT] = {}
-        for peer_id, access_hash, peer_type, username, phone_number in peers:
+        # Rows come with a username (Pyrofork) or without one (Kurigram, Irenogram).
+        for peer_id, access_hash, peer_type, username, phone_number in full_peer_rows(peers):
             records[str(peer_id)] = json.dumps(
                 [access_hash, peer_type, username, phone_number, now]
             )
@@ -148,13 +149,12 @@ class RedisStorage(Storage):
                 pipe.hset(self._k("peer_by_phone"), mapping=by_phone)
             await pipe.execute()
 
-    async def update_usernames(self, usernames: Iterable[tuple[int, str]]) -> None:
+    async def update_usernames(self, usernames: Iterable[UsernameRow]) -> None:
         """For each peer named, its usernames here replace the ones it had."""
         self._check()
         now = self._now()
-        owned: dict[int, list[str]] = {}
-        for peer_id, username in usernames:
-            owned.setdefault(peer_id, []).append(username)
+        # (peer_id, username) pairs (Pyrofork) or (peer_id, [usernames]) (Kurigram, Irenogram).
+        owned = usernames_by_peer(usernames)
         if not owned:
             return
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -162,12 +162,11 @@ class RedisStorage(Storage):
                 self._k("usernames_of"),
                 mapping={str(pid): json.dumps(names) for pid, names in owned.items()},
             )
-            pipe.hset(
-                self._k("usernames"),
-                mapping={
-                    name: json.dumps([pid, now]) for pid, names in owned.items() for name in names
-                },
-            )
+            by_name = {
+                name: json.dumps([pid, now]) for pid, names in owned.items() for name in names
+            }
+            if by_name:  # an empty list only clears a peer's usernames
+                pipe.hset(self._k("usernames"), mapping=by_name)
             await pipe.execute()
 
     async def _peer(self, peer_id: int) -> list[Any] | None:

@@ -34,6 +34,11 @@ def _file(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     return Backend(lambda name: FileStorage(name, workdir=tmp_path / "sessions"))
 
 
+def _file_kurigram(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    """Files in Kurigram's and Irenogram's layout (schema version 7)."""
+    return Backend(lambda name: FileStorage(name, workdir=tmp_path / "sessions", layout="kurigram"))
+
+
 def _memory(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     return Backend(MemoryStorage, persistent=False)
 
@@ -46,6 +51,16 @@ def _encrypted_file(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     return Backend(
         lambda name: EncryptedStorage(
             FileStorage(name, workdir=tmp_path / "sessions"), passphrase="pw", kdf=CHEAP_KDF
+        )
+    )
+
+
+def _encrypted_file_kurigram(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    return Backend(
+        lambda name: EncryptedStorage(
+            FileStorage(name, workdir=tmp_path / "sessions", layout="kurigram"),
+            passphrase="pw",
+            kdf=CHEAP_KDF,
         )
     )
 
@@ -103,9 +118,11 @@ BackendFactory = Callable[[pytest.FixtureRequest, Path], Backend]
 
 BACKENDS: dict[str, BackendFactory] = {
     "file": _file,
+    "file-kurigram": _file_kurigram,
     "memory": _memory,
     "custom-sqlite": _custom_sqlite,
     "encrypted-file": _encrypted_file,
+    "encrypted-file-kurigram": _encrypted_file_kurigram,
     "encrypted-memory": _encrypted_memory,
     "mongo-pymongo": _mongo("pymongo"),
     "mongo-motor": _mongo("motor"),

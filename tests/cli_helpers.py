@@ -51,7 +51,6 @@ def _readable(stem: str) -> bool:
 
 
 READABLE_FIXTURES = [stem for stem in CLIENT_FIXTURES if _readable(stem)]
-UNREADABLE_FIXTURES = [stem for stem in CLIENT_FIXTURES if not _readable(stem)]
 
 
 def cli_env(**extra: str) -> dict[str, str]:

@@ -20,7 +20,6 @@ from .cli_helpers import (
     CHEAP,
     CLIENT_FIXTURES,
     READABLE_FIXTURES,
-    UNREADABLE_FIXTURES,
     Fixture,
     cli_env,
     client_fixture,
@@ -78,18 +77,22 @@ def test_client_fixtures_are_present() -> None:
     assert len(CLIENT_FIXTURES) >= 3, CLIENT_FIXTURES
 
 
-@pytest.mark.parametrize("stem", UNREADABLE_FIXTURES)
-@pytest.mark.parametrize("command", ["encrypt", "info"])
-def test_client_files_vault_cannot_read_yet(
-    tmp_path: Path, pwfile: Path, stem: str, command: str
-) -> None:
-    """Layouts vault does not read (Kurigram's version 7 today) fail cleanly, unchanged."""
-    fixture = client_fixture(stem, tmp_path)
-    before = digest(fixture.path)
-    extra = [] if command == "info" else ["--passphrase-file", str(pwfile), *CHEAP]
-    result = run_cli(command, fixture.path, *extra)
-    _assert_clean_failure(result, 6, "schema version")
-    assert digest(fixture.path) == before
+def test_every_client_fixture_is_readable() -> None:
+    assert READABLE_FIXTURES == CLIENT_FIXTURES
+
+
+def test_kurigram_file_is_encrypted_in_its_own_layout(tmp_path: Path, pwfile: Path) -> None:
+    """Kurigram's version 7 layout is kept, so Kurigram's Client runs on the result through
+    ``EncryptedStorage(FileStorage(...))``."""
+    fixture = client_fixture("kurigram-2.2.26", tmp_path)
+    result = run_cli("encrypt", fixture.path, "--passphrase-file", pwfile, *CHEAP)
+    assert result.returncode == 0, result.stderr
+    facts = json.loads(run_cli("info", fixture.path, "--json").stdout)
+    assert (facts["schema_version"], facts["written_by"]) == (7, "Kurigram / Irenogram")
+    assert facts["encrypted"] is True
+    assert facts["peers"] == len(fixture.peers)
+    assert fixture.auth_key not in raw_bytes(fixture.path)
+    assert open_auth_key(fixture.path, passphrase=PASSPHRASE) == fixture.auth_key
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -16,8 +17,9 @@ from vault.errors import (
     StorageStateError,
 )
 from vault.peers import get_channel_id
-from vault.session_string import decode_session_string
+from vault.session_string import SessionData, decode_session_string
 from vault.storage import UNSET, Storage
+from vault.storage.update_states import UpdateState
 
 from .backends import Backend
 from .encrypted_helpers import log_in
@@ -173,6 +175,36 @@ async def test_many_peers_in_one_call(storage: Storage) -> None:
         assert (await storage.get_peer_by_phone_number(f"+{i}")).user_id == i
 
 
+async def test_kurigram_peer_rows_and_username_lists(storage: Storage) -> None:
+    """Kurigram and Irenogram pass 4-field peers and lists of usernames per peer."""
+    await storage.update_peers([(7, 70, "user", "+77"), (-1001234567890, 5, "channel", None)])
+    await storage.update_usernames([(7, ["seven", None, "sept"]), (-1001234567890, ["chan"])])
+    assert (await storage.get_peer_by_username("sept")).access_hash == 70
+    assert (await storage.get_peer_by_username("chan")).channel_id == 1234567890
+    assert (await storage.get_peer_by_phone_number("+77")).user_id == 7
+    await storage.update_usernames([(7, ["siete"]), (-1001234567890, [])])
+    assert (await storage.get_peer_by_username("siete")).user_id == 7
+    for gone in ("seven", "sept", "chan"):
+        with pytest.raises(KeyError):
+            await storage.get_peer_by_username(gone)
+    # A 4-field row replaces the peer without a username of its own; its usernames stay.
+    await storage.update_peers([(7, 71, "user", None)])
+    assert (await storage.get_peer_by_username("siete")).access_hash == 71
+    with pytest.raises(KeyError):
+        await storage.get_peer_by_phone_number("+77")
+
+
+async def test_server_address_follows_the_data_center(storage: Storage) -> None:
+    """What Kurigram and Irenogram connect to: a new session is on DC 2, and a loaded session
+    points at its own data center's public address."""
+    assert (await storage.server_address(), await storage.port()) == ("149.154.167.51", 443)
+    data = SessionData(4, 1, False, bytes(range(256)), 42, False)
+    await storage.load_session_data(data)
+    assert (await storage.server_address(), await storage.port()) == ("149.154.167.91", 443)
+    await storage.load_session_data(dataclasses.replace(data, dc_id=1, test_mode=True))
+    assert (await storage.server_address(), await storage.port()) == ("149.154.175.10", 80)
+
+
 # --- update state ------------------------------------------------------------------------------
 
 
@@ -187,6 +219,30 @@ async def test_update_state_get_upsert_delete(storage: Storage) -> None:
     ]
     await storage.update_state(1)
     await storage.remove_state(-1001234567890)
+    assert await storage.update_state() == []
+
+
+async def test_kurigram_update_state_api(storage: Storage) -> None:
+    """Kurigram's get/set/delete_update_state over the same rows as update_state()."""
+    assert await storage.get_update_states() == []
+    await storage.set_update_state(UpdateState(0, 100, 5, 1_700_000_050, 9))
+    await storage.set_update_state(
+        [UpdateState(-1001, 7, None, None, None), UpdateState(-1002, 8, None, 1_700_000_000, None)]
+    )
+    # None keeps what was stored, as Kurigram's own storage does.
+    await storage.set_update_state(UpdateState(0, 101, None, None, None))
+    states = await storage.get_update_states()
+    assert [(s.id, s.pts, s.qts, s.date, s.seq) for s in states] == [
+        (-1001, 7, None, None, None),  # no date: first, as Kurigram orders them
+        (-1002, 8, None, 1_700_000_000, None),
+        (0, 101, 5, 1_700_000_050, 9),
+    ]
+    assert [s.id for s in await storage.get_update_states(0)] == [0]
+    assert [s.id for s in await storage.get_update_states([-1002, 404])] == [-1002]
+    assert await storage.get_update_states([]) == []
+    assert (0, 101, 5, 1_700_000_050, 9) in (await storage.update_state() or [])
+    await storage.delete_update_state([-1001, -1002])
+    await storage.delete_update_state(0)
     assert await storage.update_state() == []
 
 

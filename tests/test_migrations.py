@@ -17,11 +17,13 @@ import pytest
 from vault.errors import SchemaError
 from vault.session_string import decode_session_string
 from vault.storage import FileStorage
-from vault.storage.schema import SCHEMA_VERSION
+from vault.storage.schema import KURIGRAM_VERSION, SCHEMA_VERSION
 
 DATA = Path(__file__).parent / "data"
 #: Fixtures vault migrates, and the schema version their client wrote.
 MIGRATABLE = {"pyrogram-2.0.106": 3, "pyrofork-2.3.69": 4}
+#: Every fixture, and the schema version it has once vault opened it (Kurigram's is kept).
+OPENED = {**dict.fromkeys(MIGRATABLE, SCHEMA_VERSION), "kurigram-2.2.26": KURIGRAM_VERSION}
 
 
 def load(stem: str, tmp_path: Path, *, copy: bool = True) -> tuple[FileStorage, dict[str, Any]]:
@@ -51,13 +53,13 @@ def fields(peer: Any) -> dict[str, Any]:
     return {"type": type(peer).__name__, **{name: getattr(peer, name) for name in names}}
 
 
-@pytest.mark.parametrize("stem", MIGRATABLE)
-async def test_old_file_is_migrated_and_reads_back(stem: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("stem", OPENED)
+async def test_client_file_opens_and_reads_back(stem: str, tmp_path: Path) -> None:
     storage, expected = load(stem, tmp_path)
-    assert expected["schema_version"] == MIGRATABLE[stem]
+    assert expected["schema_version"] == MIGRATABLE.get(stem, KURIGRAM_VERSION)
     await storage.open()
     try:
-        assert await storage.version() == SCHEMA_VERSION
+        assert await storage.version() == OPENED[stem]
         session = expected["session"]
         assert await storage.dc_id() == session["dc_id"]
         assert await storage.api_id() == session["api_id"]
@@ -84,8 +86,8 @@ async def test_old_file_is_migrated_and_reads_back(stem: str, tmp_path: Path) ->
         await storage.close()
 
 
-@pytest.mark.parametrize("stem", MIGRATABLE)
-async def test_migrated_file_keeps_working(stem: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("stem", OPENED)
+async def test_opened_file_keeps_working(stem: str, tmp_path: Path) -> None:
     storage, expected = load(stem, tmp_path)
     await storage.open()
     try:
@@ -97,7 +99,7 @@ async def test_migrated_file_keeps_working(stem: str, tmp_path: Path) -> None:
     again, _ = load(stem, tmp_path, copy=False)
     await again.open()
     try:
-        assert await again.version() == SCHEMA_VERSION
+        assert await again.version() == OPENED[stem]
         peer = await again.get_peer_by_username("fixture_new_name")
         assert fields(peer) == expected["lookups"]["by_id"][str(expected["peers"][0][0])]
         assert (7, 1, 2, 3, 4) in (await again.update_state() or [])
@@ -132,25 +134,8 @@ async def test_failed_migration_leaves_the_file_unchanged(tmp_path: Path) -> Non
         db.close()
 
 
-async def test_kurigram_file_is_refused_clearly_and_left_unchanged(tmp_path: Path) -> None:
-    stem = "kurigram-2.2.26"
-    storage, expected = load(stem, tmp_path)
-    path = tmp_path / f"{stem}.session"
-    before = content(path)
-
-    with pytest.raises(SchemaError) as caught:
-        await storage.open()
-
-    message = str(caught.value)
-    assert "version 7" in message
-    assert "Kurigram" in message
-    assert "export_session_string" in message
-    assert expected["session"]["auth_key"][:16] not in message
-    assert content(path) == before
-
-
 async def test_kurigram_session_string_imports(tmp_path: Path) -> None:
-    """The way out of the Kurigram layout that the error names: its session string."""
+    """A Kurigram session string moves into a new file of vault's default layout."""
     expected = json.loads((DATA / "kurigram-2.2.26.json").read_text())
     storage = FileStorage("from-kurigram", workdir=tmp_path)
     await storage.open()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Final
@@ -18,16 +19,28 @@ __all__ = [
     "CHANNEL_TYPES",
     "PEER_TYPES",
     "USER_TYPES",
+    "AnyPeerRow",
     "InputPeerChannel",
     "InputPeerChat",
     "InputPeerUser",
     "PeerRow",
+    "ShortPeerRow",
+    "UsernameRow",
+    "full_peer_rows",
     "get_channel_id",
     "get_input_peer",
+    "usernames_by_peer",
 ]
 
 #: ``(id, access_hash, type, username, phone_number)``, as clients pass to ``update_peers``.
 PeerRow = tuple[int, "int | None", str, "str | None", "str | None"]
+#: ``(id, access_hash, type, phone_number)``, as Kurigram and Irenogram pass to ``update_peers``
+#: (their usernames come separately, through ``update_usernames``).
+ShortPeerRow = tuple[int, "int | None", str, "str | None"]
+AnyPeerRow = PeerRow | ShortPeerRow
+#: ``(peer_id, username)`` as Pyrofork passes to ``update_usernames``, or
+#: ``(peer_id, [username, ...])`` as Kurigram and Irenogram do.
+UsernameRow = tuple[int, "str | Iterable[str | None]"]
 
 USER_TYPES: Final = frozenset({"user", "bot"})
 CHANNEL_TYPES: Final = frozenset({"channel", "supergroup", "forum", "direct", "community"})
@@ -97,3 +110,28 @@ def get_input_peer(peer_id: int, access_hash: int | None, peer_type: str) -> Any
         f"invalid peer type {peer_type!r} in the peer cache; expected one of "
         f"{', '.join(sorted(PEER_TYPES))}"
     )
+
+
+def full_peer_rows(peers: Iterable[AnyPeerRow]) -> Iterator[PeerRow]:
+    """Peer rows in the five-field shape; a four-field row has no username (``None``)."""
+    for row in peers:
+        if len(row) == 4:
+            peer_id, access_hash, peer_type, phone_number = row
+            yield (peer_id, access_hash, peer_type, None, phone_number)
+        else:
+            yield row
+
+
+def usernames_by_peer(usernames: Iterable[UsernameRow]) -> dict[int, list[str]]:
+    """Each peer named and all of its usernames given, in order (``None`` entries dropped).
+
+    A peer named with an empty list is kept: its usernames are to be cleared.
+    """
+    owned: dict[int, list[str]] = {}
+    for peer_id, names in usernames:
+        found = owned.setdefault(peer_id, [])
+        if isinstance(names, str):
+            found.append(names)
+        else:
+            found.extend(name for name in names if name is not None)
+    return owned

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import importlib
 import os
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from vault.errors import SchemaError
-from vault.storage import FileStorage, MemoryStorage, Storage
+from vault import EncryptedStorage
+from vault.storage import FileStorage, MemoryStorage
 from vault.storage.compat import register_clients
 
 from .clients import Client, installed_client
@@ -31,6 +34,11 @@ assert CLIENT is not None
 AUTH_KEY = os.urandom(256)
 SESSION = {"dc_id": 5, "api_id": 2040, "test_mode": False, "auth_key": AUTH_KEY,
            "user_id": 5_000_000_001, "is_bot": True}  # fmt: skip
+#: The fields a session string carries.
+STRING_FIELDS = dict(SESSION)
+#: DC 5's public address, which the version 7 clients store with the dc id (vault derives it
+#: from the dc id in the other layout).
+ADDRESS = {"server_address": "91.108.56.130", "port": 443}
 #: (id, access_hash, type, username, phone_number), in the types every client knows.
 PEERS = [
     (5_000_000_001, 0x1234_5678, "user", "compat_user", "15550001"),
@@ -47,7 +55,13 @@ INPUT_PEERS = {
     ),
 }
 V7_LAYOUT = CLIENT.schema_version == 7
-V7_REASON = f"{CLIENT.name} writes the schema version 7 layout, which vault does not read yet"
+if V7_LAYOUT:
+    SESSION.update(ADDRESS)
+#: The layout vault writes files in for this client, and the version vault leaves its files at.
+LAYOUT = "kurigram" if V7_LAYOUT else "pyrofork"
+OPENED_VERSION = 7 if V7_LAYOUT else 4
+PASSPHRASE = "compat passphrase"
+CHEAP_KDF = ["--kdf-time-cost", "1", "--kdf-memory-kib", "8", "--kdf-parallelism", "1"]
 
 
 def raw_type(name: str) -> type:
@@ -55,10 +69,11 @@ def raw_type(name: str) -> type:
 
 
 async def fill(storage: Any) -> None:
-    """Write SESSION and PEERS through ``storage``'s own API (vault's or the client's)."""
+    """Write SESSION and PEERS through ``storage``'s own API (vault's or the client's), in
+    the shapes this client passes (vault takes both)."""
     for field, value in SESSION.items():
         await getattr(storage, field)(value)
-    if V7_LAYOUT and not isinstance(storage, Storage):
+    if V7_LAYOUT:
         await storage.update_peers([(p[0], p[1], p[2], p[4]) for p in PEERS])
         await storage.update_usernames([(p[0], [p[3]]) for p in PEERS if p[3]])
     else:
@@ -79,30 +94,29 @@ async def check(storage: Any) -> None:
     assert (await storage.get_peer_by_phone_number("15550001")).user_id == PEERS[0][0]
 
 
-async def test_client_file_opens_in_vault(tmp_path: Path) -> None:
-    theirs = CLIENT.file_storage("theirs", tmp_path)
+async def client_file(name: str, tmp_path: Path) -> None:
+    """``tmp_path/<name>.session``, filled by the client's own file storage."""
+    theirs = CLIENT.file_storage(name, tmp_path)
     await theirs.open()
     await fill(theirs)
     await theirs.save()
     await theirs.close()
 
+
+async def test_client_file_opens_in_vault(tmp_path: Path) -> None:
+    await client_file("theirs", tmp_path)
+
     ours = FileStorage("theirs", workdir=tmp_path)
-    if V7_LAYOUT:
-        with pytest.raises(SchemaError, match="version 7"):
-            await ours.open()
-        return
     await ours.open()
     try:
-        assert await ours.version() == 4
+        assert await ours.version() == OPENED_VERSION
         await check(ours)
     finally:
         await ours.close()
 
 
 async def test_vault_file_opens_in_client(tmp_path: Path) -> None:
-    if V7_LAYOUT:
-        pytest.skip(V7_REASON + " or write")
-    ours = FileStorage("ours", workdir=tmp_path)
+    ours = FileStorage("ours", workdir=tmp_path, layout=LAYOUT)
     await ours.open()
     await fill(ours)
     await ours.save()
@@ -126,7 +140,7 @@ async def test_client_string_imports_in_vault() -> None:
     ours = MemoryStorage("ours", session_string=session_string)
     await ours.open()
     try:
-        for field, value in SESSION.items():
+        for field, value in STRING_FIELDS.items():
             assert await getattr(ours, field)() == value, field
         assert await ours.export_session_string() == session_string
     finally:
@@ -143,7 +157,7 @@ async def test_vault_string_imports_in_client() -> None:
     theirs = CLIENT.memory_storage("theirs", session_string)
     await theirs.open()
     try:
-        for field, value in SESSION.items():
+        for field, value in STRING_FIELDS.items():
             assert await getattr(theirs, field)() == value, field
     finally:
         await theirs.close()
@@ -183,21 +197,90 @@ async def test_client_replaces_foreign_storage_objects(tmp_path: Path) -> None:
     assert client.storage is not foreign
 
 
-async def test_v7_file_still_opens_in_its_client_after_the_refusal(tmp_path: Path) -> None:
-    if not V7_LAYOUT:
-        pytest.skip("only for clients writing the version 7 layout")
-    theirs = CLIENT.file_storage("theirs", tmp_path)
-    await theirs.open()
-    await fill(theirs)
-    await theirs.save()
-    await theirs.close()
-    with pytest.raises(SchemaError):
-        await FileStorage("theirs", workdir=tmp_path).open()
+async def test_client_file_written_by_vault_still_opens_in_its_client(tmp_path: Path) -> None:
+    await client_file("theirs", tmp_path)
+    ours = FileStorage("theirs", workdir=tmp_path)
+    await ours.open()
+    try:
+        await ours.update_peers([(7_000_000_007, 77, "user", "compat_new", None)])
+        await ours.update_state((0, 1, 2, 3, 4))
+        await ours.save()
+    finally:
+        await ours.close()
 
     reopened = CLIENT.file_storage("theirs", tmp_path)
     await reopened.open()
     try:
         await check(reopened)
-        assert await reopened.version() == 7
+        assert (await reopened.get_peer_by_username("compat_new")).user_id == 7_000_000_007
     finally:
         await reopened.close()
+    db = sqlite3.connect(tmp_path / "theirs.session")
+    try:
+        assert db.execute("SELECT number FROM version").fetchall() == [(OPENED_VERSION,)]
+    finally:
+        db.close()
+
+
+def encrypt_with_the_cli(path: Path, tmp_path: Path) -> None:
+    """``session-vault encrypt PATH``, as a user runs it."""
+    secret = tmp_path / "passphrase.txt"
+    secret.write_text(PASSPHRASE + "\n")
+    command = [
+        sys.executable,
+        "-m",
+        "vault",
+        "encrypt",
+        str(path),
+        "--passphrase-file",
+        str(secret),
+    ]
+    result = subprocess.run(
+        [*command, *CHEAP_KDF], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+
+
+async def test_client_runs_on_its_encrypted_file(tmp_path: Path) -> None:
+    """A client-made file, encrypted by the CLI, under the client's own Client: it loads the
+    session and caches peers through vault (no network: the client is never connected)."""
+    await client_file("mine", tmp_path)
+    encrypt_with_the_cli(tmp_path / "mine.session", tmp_path)
+    assert AUTH_KEY not in (tmp_path / "mine.session").read_bytes()
+
+    storage = EncryptedStorage(FileStorage("mine", workdir=tmp_path), passphrase=PASSPHRASE)
+    client_class = importlib.import_module(CLIENT.package).Client
+    keyword = {CLIENT.storage_keyword: storage} if CLIENT.storage_keyword else {}
+    client = client_class("mine", api_id=1, api_hash="0" * 32, workdir=str(tmp_path), **keyword)
+    if not keyword:
+        client.storage = storage
+    assert client.storage is storage
+    await client.load_session()  # the client's own start-up reads
+    try:
+        await check(storage)
+        for field, value in ADDRESS.items():
+            assert await getattr(storage, field)() == value
+        user = raw_type("User")(id=8_000_000_008, access_hash=88, username="Fetched", phone="1")
+        await client.fetch_peers([user])
+        fetched = await storage.get_peer_by_username("fetched")  # the client lower-cased it
+        assert (type(fetched), fetched.user_id) == (raw_type("InputPeerUser"), 8_000_000_008)
+        assert (await storage.get_peer_by_phone_number("1")).access_hash == 88
+        await update_states(storage)
+        await storage.save()
+    finally:
+        await storage.close()
+
+
+async def update_states(storage: EncryptedStorage) -> None:
+    """The update-state calls this client makes: Kurigram's API, or Pyrofork's."""
+    storage_module = CLIENT.module("storage")
+    state_class = getattr(storage_module, "UpdateState", None)
+    if state_class is None:
+        await storage.update_state((0, 10, 20, 30, 40))
+        assert await storage.update_state() == [(0, 10, 20, 30, 40)]
+        return
+    assert await storage.get_update_states(0) == []
+    await storage.set_update_state(state_class(0, 10, 20, 30, 40))
+    await storage.set_update_state(state_class(0, 11, None, None, None))
+    [state] = await storage.get_update_states(0)
+    assert state == state_class(0, 11, 20, 30, 40)  # the client's own class

@@ -29,7 +29,13 @@ __all__ = [
 SUFFIX = FileStorage.FILE_EXTENSION
 
 #: Schema versions by the clients that write them (for ``info``).
-SCHEMA_NAMES = {1: "Pyrogram 1.x", 2: "Pyrogram 1.x", 3: "Pyrogram 2.x", 4: "Pyrofork / vault"}
+SCHEMA_NAMES = {
+    1: "Pyrogram 1.x",
+    2: "Pyrogram 1.x",
+    3: "Pyrogram 2.x",
+    4: "Pyrofork / vault",
+    7: "Kurigram / Irenogram",
+}
 
 
 def session_name(path: Path) -> str:

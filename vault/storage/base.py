@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import Any, ClassVar, Final
 
 from ..errors import InvalidSessionString
-from ..peers import PeerRow
+from ..peers import AnyPeerRow, UsernameRow
 from ..session_string import (
     OLD_SESSION_STRING_FORMAT,
     OLD_SESSION_STRING_FORMAT_64,
@@ -19,6 +19,8 @@ from ..session_string import (
     encode_session_string,
 )
 from .compat import register_loaded_clients
+from .datacenters import public_address
+from .update_states import UpdateStateLike, as_states, merge_state, select_states, state_ids
 
 __all__ = ["UNSET", "StateRow", "Storage", "Unset"]
 
@@ -103,12 +105,16 @@ class Storage(abc.ABC):
     # --- peer cache --------------------------------------------------------------------------
 
     @abc.abstractmethod
-    async def update_peers(self, peers: Iterable[PeerRow]) -> None:
-        """Insert or replace peers given as ``(id, access_hash, type, username, phone_number)``."""
+    async def update_peers(self, peers: Iterable[AnyPeerRow]) -> None:
+        """Insert or replace peers given as ``(id, access_hash, type, username, phone_number)``
+        (Pyrofork) or ``(id, access_hash, type, phone_number)`` (Kurigram, Irenogram: no
+        username; see :func:`vault.peers.full_peer_rows`)."""
 
     @abc.abstractmethod
-    async def update_usernames(self, usernames: Iterable[tuple[int, str]]) -> None:
-        """Set extra usernames: for each peer id named, the given ones replace its old ones."""
+    async def update_usernames(self, usernames: Iterable[UsernameRow]) -> None:
+        """Set usernames given as ``(peer_id, username)`` (Pyrofork) or ``(peer_id,
+        [username, ...])`` (Kurigram, Irenogram): for each peer id named, the given ones
+        replace its old ones (see :func:`vault.peers.usernames_by_peer`)."""
 
     @abc.abstractmethod
     async def get_peer_by_id(self, peer_id: int) -> Any:
@@ -133,11 +139,58 @@ class Storage(abc.ABC):
         """Delete the update state of ``chat_id`` (Pyrofork calls this when leaving a chat)."""
         await self.update_state(chat_id)
 
+    # Kurigram's update-state API, built on update_state(); a backend may do better.
+
+    async def get_update_states(self, ids: int | Iterable[int] | None = None) -> list[Any]:
+        """Kurigram's read: the update states of ``ids`` (one id, several, or ``None`` for
+        all) as ``UpdateState`` objects, oldest ``date`` first (see
+        :mod:`vault.storage.update_states`)."""
+        return select_states(await self.update_state() or [], ids)
+
+    async def set_update_state(
+        self, update_state: UpdateStateLike | Iterable[UpdateStateLike]
+    ) -> None:
+        """Kurigram's write: insert or update one state or several. A field given as ``None``
+        keeps the value stored before, as Kurigram's own storage does."""
+        states = as_states(update_state)
+        if not states:
+            return
+        stored = {row[0]: row for row in await self.update_state() or []}
+        for state in states:
+            row = stored[state.id] = merge_state(stored.get(state.id), state)
+            await self.update_state(row)
+
+    async def delete_update_state(self, state_id: int | Iterable[int]) -> None:
+        """Kurigram's delete: drop the update state of one id or several."""
+        for chat_id in state_ids(state_id):
+            await self.update_state(chat_id)
+
     # --- session fields ----------------------------------------------------------------------
 
     @abc.abstractmethod
     async def dc_id(self, value: int | Unset = UNSET) -> int | None:
         """Data center id of the session."""
+
+    async def server_address(self, value: str | Unset | None = UNSET) -> str | None:
+        """Address of the session's data center, which Kurigram and Irenogram connect to.
+
+        This default stores nothing: it reads Telegram's public address of ``dc_id()`` (test
+        servers if ``test_mode()``; ``None`` for an unknown data center) and ignores writes,
+        which is what a client that moves data centers ends up with too. Storages with a
+        place for it (the Kurigram layout of :class:`~vault.storage.SQLiteStorage`) keep it.
+        """
+        if value is not UNSET:
+            return None
+        found = public_address(await self.dc_id(), await self.test_mode())
+        return None if found is None else found[0]
+
+    async def port(self, value: int | Unset | None = UNSET) -> int | None:
+        """Port of :meth:`server_address`; this default reads 443 (80 on the test servers)
+        for a known data center and ignores writes."""
+        if value is not UNSET:
+            return None
+        found = public_address(await self.dc_id(), await self.test_mode())
+        return None if found is None else found[1]
 
     @abc.abstractmethod
     async def api_id(self, value: int | Unset | None = UNSET) -> int | None:
@@ -191,6 +244,11 @@ class Storage(abc.ABC):
         await self.dc_id(data.dc_id)
         await self.api_id(data.api_id)
         await self.test_mode(data.test_mode)
+        # Storages that keep a server address must point it at the string's data center.
+        address = public_address(data.dc_id, data.test_mode)
+        if address is not None:
+            await self.server_address(address[0])
+            await self.port(address[1])
         await self.auth_key(data.auth_key)
         await self.user_id(data.user_id)
         await self.is_bot(data.is_bot)

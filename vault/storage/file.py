@@ -9,11 +9,11 @@ import sqlite3
 import stat
 from pathlib import Path
 
-import aiosqlite
-
 from ..errors import StorageError
 from .filelock import lock_exclusive
+from .schema import LayoutName
 from .sqlite import SQLiteStorage
+from .threaded import connect
 
 __all__ = ["FileStorage"]
 
@@ -30,6 +30,9 @@ class FileStorage(SQLiteStorage):
     work directory vault creates gets mode 0700, and an existing session file that others can
     read is tightened to 0600 when opened.
 
+    ``layout="kurigram"`` creates a new file in Kurigram's and Irenogram's layout (schema
+    version 7), which those clients' own storage opens too; an existing file keeps its layout.
+
     While open, the file is locked: a second process (or a second storage object) opening the
     same session gets :class:`~vault.errors.SessionInUseError`, because two clients sharing one
     auth key make Telegram revoke it.
@@ -37,8 +40,10 @@ class FileStorage(SQLiteStorage):
 
     FILE_EXTENSION = ".session"
 
-    def __init__(self, name: str, workdir: str | os.PathLike[str] = ".") -> None:
-        super().__init__(name)
+    def __init__(
+        self, name: str, workdir: str | os.PathLike[str] = ".", *, layout: LayoutName = "pyrofork"
+    ) -> None:
+        super().__init__(name, layout=layout)
         self.workdir = Path(workdir)
         self.database = self.workdir / (name + self.FILE_EXTENSION)
         self._lock_fd: int | None = None
@@ -60,7 +65,8 @@ class FileStorage(SQLiteStorage):
                     directory.mkdir(mode=0o700, exist_ok=True)
         self._lock_fd = self._lock()
         try:
-            self.conn = await aiosqlite.connect(self.database, isolation_level=None)
+            # Its run() makes each write transaction one hop to aiosqlite's thread.
+            self.conn = await connect(self.database, isolation_level=None)
             await self.create()
             # After create(): a file that is not a session must be left exactly as it was.
             await self.conn.execute_fetchall("PRAGMA journal_mode = WAL")

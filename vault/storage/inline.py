@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 __all__ = ["InlineConnection"]
+
+T = TypeVar("T")
 
 
 class InlineConnection:
@@ -30,6 +32,11 @@ class InlineConnection:
         """Run one statement for each parameter row, then let other tasks run."""
         self.raw.executemany(sql, parameters)
         await asyncio.sleep(0)
+
+    async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Call ``work`` with the :class:`sqlite3.Connection` and return its result (the same
+        call as :meth:`~vault.storage.threaded.ThreadedConnection.run`, without a thread)."""
+        return work(self.raw)
 
     async def rollback(self) -> None:
         """Roll back the open transaction."""

@@ -19,7 +19,7 @@ from ..errors import (
     StorageStateError,
     UnsupportedDriverError,
 )
-from ..peers import PeerRow, get_input_peer
+from ..peers import AnyPeerRow, UsernameRow, full_peer_rows, get_input_peer, usernames_by_peer
 from .base import UNSET, StateRow, Unset
 from .fields import FieldStorage
 
@@ -297,7 +297,7 @@ class MongoStorage(FieldStorage):
 
     # --- peer cache --------------------------------------------------------------------------
 
-    async def update_peers(self, peers: Iterable[PeerRow]) -> None:
+    async def update_peers(self, peers: Iterable[AnyPeerRow]) -> None:
         """Insert or replace peers in one ``bulk_write`` of upserts keyed on ``_id``."""
         self._check()
         now = self._now()
@@ -317,20 +317,21 @@ class MongoStorage(FieldStorage):
                 },
                 upsert=True,
             )
-            for peer_id, access_hash, peer_type, username, phone_number in peers
+            for peer_id, access_hash, peer_type, username, phone_number in full_peer_rows(peers)
         ]
         if ops:
             await self._peers.bulk_write(ops)
 
-    async def update_usernames(self, usernames: Iterable[tuple[int, str]]) -> None:
+    async def update_usernames(self, usernames: Iterable[UsernameRow]) -> None:
         """Replace the extra usernames of each peer named, in one ordered ``bulk_write``."""
         self._check()
-        pairs = list(usernames)
-        if not pairs:
+        owned = usernames_by_peer(usernames)
+        if not owned:
             return
         now = self._now()
+        pairs = [(peer_id, name) for peer_id, names in owned.items() for name in names]
         ops: list[DeleteMany | UpdateOne] = [
-            DeleteMany({**self._scope, "peer_id": peer_id}) for peer_id in {p for p, _ in pairs}
+            DeleteMany({**self._scope, "peer_id": peer_id}) for peer_id in owned
         ]
         ops += [
             UpdateOne(

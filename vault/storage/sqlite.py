@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import sqlite3
@@ -14,39 +15,40 @@ from typing import Any, Final
 import aiosqlite
 
 from ..errors import StorageClosedError, StorageNotOpenError, StorageStateError
-from ..peers import PeerRow, get_input_peer
+from ..peers import AnyPeerRow, UsernameRow, get_input_peer, usernames_by_peer
 from . import redaction
 from .base import UNSET, StateRow, Unset
 from .fields import FieldStorage
 from .inline import InlineConnection
 from .schema import (
+    MERGE_UPDATE_STATE,
+    PYROFORK,
     SCHEMA_VERSION,
-    create_statements,
+    Layout,
+    LayoutName,
     detect_version,
-    migration_statements,
+    layout_named,
+    open_statements,
 )
 from .sqlite_errors import open_failure, read_failure, write_failure
+from .threaded import ThreadedConnection
+from .update_states import UpdateStateLike, as_states
 
 __all__ = ["SQLiteStorage"]
 
 log = logging.getLogger(__name__)
 redaction.install()
 
-_SESSION_COLUMNS: Final = frozenset(
-    {"dc_id", "api_id", "test_mode", "auth_key", "date", "user_id", "is_bot"}
-)
 _BOOL_COLUMNS: Final = frozenset({"test_mode", "is_bot"})
 _BY_ID: Final = itemgetter(0)
 _PEER_BY_ID: Final = "SELECT id, access_hash, type FROM peers WHERE id = ?"
-# No LIMIT: with one, SQLite's sorter takes a slower path for the usual single row. Callers
-# fetch all rows, so no statement is left running (see _reading).
-_PEER_BY_USERNAME: Final = (
-    "SELECT id, access_hash, type, last_update_on FROM peers WHERE username = ? "
-    "ORDER BY last_update_on DESC"
-)
+_PEER_BY_PHONE: Final = "SELECT id, access_hash, type FROM peers WHERE phone_number = ? LIMIT 1"
 
 #: A connection ``create()`` and the writes use: aiosqlite's, or an inline one (memory).
 Connection = aiosqlite.Connection | InlineConnection
+#: One statement of a write transaction: ``(sql, parameters, False)`` runs it once,
+#: ``(sql, rows, True)`` once per row.
+Step = tuple[str, Sequence[Any], bool]
 
 
 class SQLiteStorage(FieldStorage):
@@ -55,6 +57,10 @@ class SQLiteStorage(FieldStorage):
     It owns the schema, its version table, the migrations from Pyrogram 2.x (version 3) and
     Pyrofork (version 4) files and all SQL. :class:`~vault.storage.FileStorage` and
     :class:`~vault.storage.MemoryStorage` are subclasses that only say where the database is.
+
+    Files of Kurigram and Irenogram (version 7) are used in their own layout, never migrated;
+    ``layout="kurigram"`` creates new databases in it (default ``"pyrofork"``, version 4). The
+    SQL that differs between the two is in :mod:`vault.storage.schema`.
 
     To use another database or connection setting, subclass it: ``open()`` sets ``self.conn``
     to an :class:`aiosqlite.Connection` and calls ``await self.create()``, which creates the
@@ -79,8 +85,11 @@ class SQLiteStorage(FieldStorage):
 
     VERSION: Final = SCHEMA_VERSION
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, layout: LayoutName = "pyrofork") -> None:
         super().__init__(name)
+        #: The layout a new (empty) database is created in; an existing one keeps its own.
+        self.new_layout: Layout = layout_named(layout)
+        self._layout: Layout = PYROFORK  # the open database's, set by create()
         self.conn: Connection | None = None
         self._live: Connection | None = None  # the connection create() accepted
         self._reader: sqlite3.Connection | None = None
@@ -139,20 +148,19 @@ class SQLiteStorage(FieldStorage):
                     else []
                 )
                 version = detect_version(tables, version_rows)
+                layout, statements = open_statements(version, self.new_layout)
                 if version is None:
-                    statements = create_statements()
-                    log.debug("creating session schema version %d for %r", SCHEMA_VERSION, self)
-                else:
-                    statements = migration_statements(version)
-                    if version != SCHEMA_VERSION:
-                        log.info(
-                            "migrating session %r from schema version %d to %d",
-                            self.name,
-                            version,
-                            SCHEMA_VERSION,
-                        )
+                    log.debug("creating session schema version %d for %r", layout.version, self)
+                elif version != layout.version:
+                    log.info(
+                        "migrating session %r from schema version %d to %d",
+                        self.name,
+                        version,
+                        layout.version,
+                    )
                 for statement in statements:
                     await db.execute_fetchall(statement)
+            self._layout = layout
         except (sqlite3.Error, UnicodeDecodeError) as error:
             # UnicodeDecodeError: SQLite's message about a damaged schema quotes its bytes.
             await self._abandon()
@@ -221,13 +229,12 @@ class SQLiteStorage(FieldStorage):
             await self._wipe()
 
     async def _wipe(self) -> None:
-        async with self._transaction() as db:
-            for table in ("peers", "usernames", "update_state"):
-                await db.execute_fetchall(f"DELETE FROM {table}")
-            await db.execute_fetchall(
-                "UPDATE sessions SET api_id = NULL, test_mode = NULL, auth_key = NULL, "
-                "date = 0, user_id = NULL, is_bot = NULL"
-            )
+        tables = ("peers", "usernames", "update_state")
+        clear = (
+            "UPDATE sessions SET api_id = NULL, test_mode = NULL, auth_key = NULL, "
+            "date = 0, user_id = NULL, is_bot = NULL"
+        )
+        await self._commit(*[(f"DELETE FROM {t}", (), False) for t in tables], (clear, (), False))
 
     async def purge_stale_copies(self) -> None:
         """Checkpoint and truncate the write-ahead log, so overwritten pages (an old auth key)
@@ -277,6 +284,32 @@ class SQLiteStorage(FieldStorage):
                     raise
                 raise write_failure(error) from None
 
+    async def _commit(self, *steps: Step) -> None:
+        """Run ``steps`` as one write transaction, committed when this returns.
+
+        vault's own connections take the whole transaction as one call (for FileStorage, one
+        hop to the connection's thread instead of one per statement, BEGIN and COMMIT
+        included). A plain aiosqlite connection, as a subclass's ``open()`` may set, takes the
+        same statements one call each.
+        """
+        db = self._db()
+        try:
+            if isinstance(db, InlineConnection) and not self._write_lock.locked():
+                # Nothing here awaits, so no other task can come between the statements: an
+                # in-memory write with no writer ahead of it skips the cost of the lock.
+                self._end_read()
+                _apply(steps, db.raw)
+                return
+            if isinstance(db, ThreadedConnection | InlineConnection):
+                async with self._writer():
+                    await db.run(functools.partial(_apply, steps))
+                return
+        except sqlite3.Error as error:
+            raise write_failure(error) from None
+        async with self._transaction() as conn:
+            for sql, params, many in steps:
+                await (conn.executemany if many else conn.execute_fetchall)(sql, params)
+
     def _reading(self) -> sqlite3.Cursor | None:
         """The reader's cursor, ready for a query on the calling thread (see
         :meth:`_use_reader`); ``None`` when reads go through ``self.conn``. Fetch every row a
@@ -306,21 +339,19 @@ class SQLiteStorage(FieldStorage):
             raise read_failure(error) from None
 
     async def _write(self, sql: str, params: Sequence[Any] = ()) -> None:
-        async with self._transaction() as db:
-            await db.execute_fetchall(sql, params)
+        await self._commit((sql, params, False))
 
     # --- peer cache --------------------------------------------------------------------------
 
-    async def update_peers(self, peers: Iterable[PeerRow]) -> None:
+    async def update_peers(self, peers: Iterable[AnyPeerRow]) -> None:
         # The save date goes into the SQL as a literal: no new tuple per row, which keeps a
         # 100k-peer update from waking the garbage collector on the event loop.
-        sql = (
-            "REPLACE INTO peers (id, access_hash, type, username, phone_number, "
-            f"last_update_on) VALUES (?, ?, ?, ?, ?, {int(self._now())})"
-        )
+        now = int(self._now())
+        layout = self._layout
+        sql = layout.upsert_peer.format(now=now)
         source = iter(peers)
 
-        def chunk() -> list[PeerRow]:
+        def chunk() -> list[AnyPeerRow]:
             rows = list(itertools.islice(source, self.WRITE_CHUNK))
             # In id order the rows land on neighbouring pages; the sort is stable, so of two
             # rows for one peer the later still wins.
@@ -330,24 +361,34 @@ class SQLiteStorage(FieldStorage):
         rows = chunk()
         if not rows:
             return
+        if len(rows) < self.WRITE_CHUNK:  # the usual update: all in one call
+            params, names = layout.peer_params(rows)
+            await self._commit((sql, params, True), *self._username_steps(names, now))
+            return
         async with self._transaction() as db:
             while rows:
-                await db.executemany(sql, rows)
+                params, names = layout.peer_params(rows)
+                await db.executemany(sql, params)
+                for step_sql, step_params, _ in self._username_steps(names, now):
+                    await db.executemany(step_sql, step_params)
                 rows = chunk()
 
-    async def update_usernames(self, usernames: Iterable[tuple[int, str]]) -> None:
-        pairs = list(usernames)
-        if not pairs:
-            return
-        now = self._now()
-        async with self._transaction() as db:
-            await db.executemany(
-                "DELETE FROM usernames WHERE peer_id = ?", [(pid,) for pid in {p for p, _ in pairs}]
-            )
-            await db.executemany(
-                "REPLACE INTO usernames (peer_id, id, last_update_on) VALUES (?, ?, ?)",
-                [(peer_id, username, now) for peer_id, username in pairs],
-            )
+    async def update_usernames(self, usernames: Iterable[UsernameRow]) -> None:
+        owned = usernames_by_peer(usernames)
+        if owned:
+            await self._commit(*self._username_steps(owned, self._now()))
+
+    def _username_steps(self, owned: dict[int, list[str]], now: int) -> list[Step]:
+        """The steps that make ``owned`` each peer's whole list of usernames (extra ones, in
+        Pyrofork's layout)."""
+        if not owned:
+            return []
+        layout = self._layout
+        pairs = [(peer_id, name) for peer_id, names in owned.items() for name in names]
+        return [
+            (layout.delete_usernames, [(peer_id,) for peer_id in owned], True),
+            (layout.insert_username.format(now=now), pairs, True),
+        ]
 
     async def get_peer_by_id(self, peer_id: int) -> Any:
         # The hottest call of a running client: no await on the reader's path.
@@ -363,18 +404,15 @@ class SQLiteStorage(FieldStorage):
 
     async def get_peer_by_username(self, username: str) -> Any:
         cursor = self._reading()
+        layout = self._layout
         rows = (
-            cursor.execute(_PEER_BY_USERNAME, (username,)).fetchall()
+            cursor.execute(layout.peer_by_username, (username,)).fetchall()
             if cursor is not None
-            else await self._fetchall(_PEER_BY_USERNAME, (username,))
+            else await self._fetchall(layout.peer_by_username, (username,))
         )
         row = rows[0] if rows else None
-        if row is None:
-            alias = await self._fetchone(
-                "SELECT peer_id, last_update_on FROM usernames WHERE id = ? "
-                "ORDER BY last_update_on DESC LIMIT 1",
-                (username,),
-            )
+        if row is None and layout.alias_by_username is not None:
+            alias = await self._fetchone(layout.alias_by_username, (username,))
             if alias is None or self._expired(alias[1]):
                 raise KeyError(f"Username not found: {username}")
             row = await self._fetchone(
@@ -388,9 +426,11 @@ class SQLiteStorage(FieldStorage):
         return abs(self._now() - last_update_on) > self.USERNAME_TTL
 
     async def get_peer_by_phone_number(self, phone_number: str) -> Any:
-        row = await self._fetchone(
-            "SELECT id, access_hash, type FROM peers WHERE phone_number = ? LIMIT 1",
-            (phone_number,),
+        cursor = self._reading()  # no await on the reader's path, as in get_peer_by_id
+        row = (
+            cursor.execute(_PEER_BY_PHONE, (phone_number,)).fetchone()
+            if cursor is not None
+            else await self._fetchone(_PEER_BY_PHONE, (phone_number,))
         )
         if row is None:
             raise KeyError(f"Phone number not found: {phone_number}")
@@ -413,10 +453,18 @@ class SQLiteStorage(FieldStorage):
             )
         return None
 
+    async def set_update_state(
+        self, update_state: UpdateStateLike | Iterable[UpdateStateLike]
+    ) -> None:
+        """Kurigram's write, in one statement: fields given as ``None`` keep their values."""
+        rows = [(s.id, s.pts, s.qts, s.date, s.seq) for s in as_states(update_state)]
+        if rows:
+            await self._commit((MERGE_UPDATE_STATE, rows, True))
+
     # --- session fields ----------------------------------------------------------------------
 
     async def _field(self, column: str, value: Any) -> Any:
-        assert column in _SESSION_COLUMNS  # column names are never user input
+        assert column in self._layout.session_columns  # column names are never user input
         if value is UNSET:
             row = await self._fetchone(f"SELECT {column} FROM sessions")
             result = None if row is None else row[0]
@@ -426,7 +474,44 @@ class SQLiteStorage(FieldStorage):
         await self._write(f"UPDATE sessions SET {column} = ?", (value,))
         return None
 
+    async def server_address(self, value: str | Unset | None = UNSET) -> str | None:
+        """Kept in the Kurigram layout; derived from ``dc_id()`` in Pyrofork's (see
+        :meth:`Storage.server_address <vault.storage.Storage.server_address>`)."""
+        if "server_address" in self._layout.session_columns:
+            return await self._field("server_address", value)  # type: ignore[no-any-return]
+        return await super().server_address(value)
+
+    async def port(self, value: int | Unset | None = UNSET) -> int | None:
+        """Kept in the Kurigram layout; derived from ``dc_id()`` in Pyrofork's."""
+        if "port" in self._layout.session_columns:
+            return await self._field("port", value)  # type: ignore[no-any-return]
+        return await super().port(value)
+
+    @property
+    def layout(self) -> LayoutName:
+        """The layout of the open database (``"pyrofork"`` or ``"kurigram"``)."""
+        self._db()
+        return self._layout.name
+
     async def version(self) -> int:
         """The schema version of the open database."""
         row = await self._fetchone("SELECT number FROM version")
         return int(row[0])
+
+
+def _apply(steps: Sequence[Step], conn: sqlite3.Connection) -> None:
+    """Run ``steps`` on ``conn`` (autocommit mode) as one transaction, on its own thread."""
+    if len(steps) == 1 and not steps[0][2]:
+        conn.execute(steps[0][0], steps[0][1])  # a lone statement is a transaction by itself
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for sql, params, many in steps:
+            if many:
+                conn.executemany(sql, params)
+            else:
+                conn.execute(sql, params)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.rollback()
+        raise

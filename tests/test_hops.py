@@ -1,0 +1,119 @@
+"""Write transactions as one call to the connection, and EncryptedStorage's pass-through."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vault import EncryptedStorage
+from vault.crypto import CHEAP_KDF
+from vault.errors import InvalidValueError
+from vault.storage import FileStorage, MemoryStorage, SQLiteStorage
+
+
+@pytest.fixture
+async def file_storage(tmp_path: Path) -> AsyncIterator[FileStorage]:
+    s = FileStorage("hops", workdir=tmp_path)
+    await s.open()
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+def count_hops(storage: FileStorage) -> list[object]:
+    """Record every function aiosqlite hands to the connection's thread (wraps the one method
+    all of aiosqlite's calls go through; the SQL still runs for real)."""
+    conn: Any = storage.conn
+    calls: list[object] = []
+    execute = conn._execute
+
+    async def counted(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(fn)
+        return await execute(fn, *args, **kwargs)
+
+    conn._execute = counted
+    return calls
+
+
+WRITES: dict[str, Callable[[SQLiteStorage], Awaitable[object]]] = {
+    "update_peers": lambda s: s.update_peers(
+        [(1, 2, "user", "alice", "+1"), (3, 4, "bot", "b", None)]
+    ),
+    "update_usernames": lambda s: s.update_usernames([(1, "al"), (1, "ali")]),
+    "update_state": lambda s: s.update_state((5, 1, 2, 3, 4)),
+    "remove_state": lambda s: s.remove_state(5),
+    "user_id": lambda s: s.user_id(42),
+    "auth_key": lambda s: s.auth_key(bytes(256)),
+}
+
+
+@pytest.mark.parametrize("write", sorted(WRITES))
+async def test_a_write_is_one_hop_and_committed_when_it_returns(
+    file_storage: FileStorage, write: str
+) -> None:
+    hops = count_hops(file_storage)
+    await WRITES[write](file_storage)
+    assert len(hops) == 1
+    # Nothing is left uncommitted on the write connection.
+    conn: Any = file_storage.conn
+    assert not await conn.run(lambda raw: raw.in_transaction)
+
+
+async def test_a_failed_one_call_update_leaves_nothing_behind(tmp_path: Path) -> None:
+    for storage in (FileStorage("failed", workdir=tmp_path), MemoryStorage()):
+        await storage.open()
+        try:
+            good = [(i, i, "user", f"u{i}", None) for i in range(1, 10)]
+            assert len(good) + 1 < storage.WRITE_CHUNK  # one chunk: the one-call path
+            with pytest.raises(InvalidValueError):
+                await storage.update_peers([*good, (42, 1, None, None, None)])  # type: ignore[list-item]
+            with pytest.raises(KeyError):
+                await storage.get_peer_by_id(1)
+            await storage.update_peers(good)  # no transaction was left open
+            assert (await storage.get_peer_by_id(9)).access_hash == 9
+        finally:
+            await storage.close()
+
+
+async def test_a_wipe_empties_every_table_in_one_hop(file_storage: FileStorage) -> None:
+    await file_storage.update_peers([(1, 2, "user", "alice", "+1")])
+    await file_storage.update_state((5, 1, 2, 3, 4))
+    await file_storage.user_id(7)
+    hops = count_hops(file_storage)
+    await file_storage._wipe()
+    assert len(hops) == 1
+    assert await file_storage.update_state() == []
+    assert await file_storage.user_id() is None
+    with pytest.raises(KeyError):
+        await file_storage.get_peer_by_id(1)
+
+
+class LoggingEncrypted(EncryptedStorage):
+    looked_up: list[int]
+
+    async def get_peer_by_id(self, peer_id: int) -> Any:
+        self.looked_up.append(peer_id)
+        return await super().get_peer_by_id(peer_id)
+
+
+async def test_encrypted_pass_through_reaches_the_inner_storage(tmp_path: Path) -> None:
+    inner = FileStorage("enc", workdir=tmp_path)
+    s = LoggingEncrypted(inner, passphrase="pw", kdf=CHEAP_KDF)
+    s.looked_up = []
+    await s.open()
+    try:
+        await s.update_peers([(1, 2, "user", "alice", "+1")])
+        await s.update_state((5, 1, 2, 3, 4))
+        assert (await inner.get_peer_by_username("alice")).access_hash == 2
+        assert await s.update_state() == [(5, 1, 2, 3, 4)]
+        await s.remove_state(5)
+        assert await inner.update_state() == []
+        # A subclass's own override stays in force after open().
+        assert (await s.get_peer_by_id(1)).access_hash == 2
+        assert s.looked_up == [1]
+    finally:
+        await s.close()
