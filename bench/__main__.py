@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from . import mongo, rss
-from .contenders import contenders
+from .contenders import contenders, memory_contenders
 from .report import Results, write_chart, write_markdown
 from .workloads import QUICK, Sizes, all_workloads
 
@@ -55,7 +55,7 @@ def main() -> None:
         asyncio.run(_run_all(results, Path(scratch)))
     if not args.no_rss:
         results.rss_peers = sizes.lookup_peers
-        for c in results.contenders:
+        for c in memory_contenders():
             runs = [rss.measure(c.name, sizes.lookup_peers) for _ in range(rounds)]
             results.rss[c.name] = (
                 int(statistics.median(b for b, _ in runs)),

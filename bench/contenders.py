@@ -15,6 +15,7 @@ from vault.storage import FileStorage, MemoryStorage
 from .raw import RawSQLite
 
 PASSPHRASE = "correct horse battery staple"
+RAW_KEY = bytes(range(32))
 
 
 @dataclass(frozen=True)
@@ -56,4 +57,17 @@ def contenders() -> list[Contender]:
         Contender("Pyrofork File", lambda d, n: pyro.FileStorage(n, workdir=d)),
         Contender("Pyrofork Memory", lambda d, n: pyro.MemoryStorage(n), persistent=False),
         Contender("raw sqlite3", lambda d, n: RawSQLite(n, d), peers_only=True),
+    ]
+
+
+def memory_contenders() -> list[Contender]:
+    """The contenders of the memory measurement: all of the others, and the encrypted file
+    unlocked by a raw key, which shows the storage's own memory without Argon2id's."""
+    return [
+        *contenders(),
+        Contender(
+            "vault Encrypted(File), raw-key slot",
+            lambda d, n: EncryptedStorage(FileStorage(n, workdir=d), key=RAW_KEY),
+            rival="Pyrofork File",
+        ),
     ]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pyrogram.raw.types  # noqa: F401 - every contender returns these; load them first
 
-from .contenders import contenders
+from .contenders import memory_contenders
 from .data import make_peers
 
 
@@ -29,7 +29,7 @@ def _status_kib(field: str) -> int:
 
 
 async def _measure(name: str, count: int) -> tuple[int, int]:
-    contender = next(c for c in contenders() if c.name == name)
+    contender = next(c for c in memory_contenders() if c.name == name)
     peers = make_peers(count)
     with tempfile.TemporaryDirectory() as workdir:
         before = _status_kib("VmRSS")

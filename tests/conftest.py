@@ -19,6 +19,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 from vault.storage import Storage
 
 from .backends import BACKENDS, Backend
+from .leak_watch import (  # noqa: F401 - hooks, found by name
+    pytest_sessionfinish,
+    pytest_sessionstart,
+    pytest_terminal_summary,
+)
 from .servers import mongo_clients, mongo_server, redis_client, redis_url  # noqa: F401
 
 

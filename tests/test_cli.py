@@ -4,16 +4,24 @@ session files written by real Pyrogram-family clients (``tests/data``) and by va
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sqlite3
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from vault import EncryptedStorage, decrypt_session_string
+from vault.cli.exits import CliError
+from vault.cli.rewrite import rewrite
+from vault.cli.vaults import check_same_key
+from vault.crypto.envelope import Envelope, Purpose, parse
+from vault.crypto.keyset import Keyset
+from vault.crypto.slots import Credentials
 from vault.storage import FileStorage, MemoryStorage
 
 from .cli_helpers import (
@@ -322,19 +330,57 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
 # --- changing slots ------------------------------------------------------------------------
 
 
+def _stored_envelope(path: Path) -> Envelope:
+    stored = stored_auth_key(path)
+    assert stored is not None
+    return parse(stored, Purpose.AUTH_KEY)
+
+
+def _data_key(envelope: Envelope, passphrase: str) -> bytes:
+    keyset = Keyset.unlock(envelope.header, Credentials.from_args(passphrase=passphrase))
+    try:
+        return bytes(keyset._live_dek())
+    finally:
+        keyset.wipe()
+
+
+def test_installed_command_runs(tmp_path: Path) -> None:
+    """The ``session-vault`` script pip installs (the tests run ``python -m vault``)."""
+    script = Path(sys.executable).with_name("session-vault")
+    assert script.exists(), f"{script} is missing: is the package installed?"
+    result = subprocess.run(
+        [str(script), "info", str(tmp_path / "missing.session")],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 4, result.stderr
+    assert "missing.session" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_passwd_changes_the_passphrase_only(
     encrypted: Fixture, pwfile: Path, tmp_path: Path
 ) -> None:
     new = tmp_path / "new.txt"
     new.write_text("a new passphrase")
+    before = _stored_envelope(encrypted.path)
     result = run_cli(
         "passwd", encrypted.path, "--passphrase-file", pwfile, "--new-passphrase-file", new, *CHEAP
     )
+    after = _stored_envelope(encrypted.path)
     assert result.returncode == 0, result.stderr
     assert open_auth_key(encrypted.path, passphrase="a new passphrase") == encrypted.auth_key
     old = run_cli("export", encrypted.path, "--passphrase-file", pwfile)
     assert old.returncode == 3
     assert leftovers(tmp_path) == []
+    # Only the data key's wrapping changed: the same vault and data key (the auth key is
+    # sealed anew only because its associated data covers the slots).
+    assert after.header.vault_id == before.header.vault_id
+    assert after.header.slots != before.header.slots
+    assert _data_key(after, "a new passphrase") == _data_key(before, PASSPHRASE)
 
 
 def test_add_and_remove_slots(encrypted: Fixture, pwfile: Path, tmp_path: Path) -> None:
@@ -470,6 +516,15 @@ def test_import_plain_string_into_encrypted_file(tmp_path: Path, pwfile: Path) -
     assert leftovers(tmp_path) == []
 
 
+def test_import_plain_writes_a_plain_file(tmp_path: Path) -> None:
+    meta = json.loads(Path("tests/data/pyrofork-2.3.69.json").read_text())
+    out = tmp_path / "plain.session"
+    result = run_cli("import", "--out", out, "--plain", stdin=meta["session_string"])
+    assert result.returncode == 0, result.stderr
+    assert stored_auth_key(out) == bytes.fromhex(meta["session"]["auth_key"])
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+
+
 def test_import_encrypted_string_keeps_its_slots(
     encrypted: Fixture, pwfile: Path, tmp_path: Path
 ) -> None:
@@ -521,6 +576,19 @@ def test_directories_and_globs(tmp_path: Path, pwfile: Path) -> None:
     assert all(stored_auth_key(f.path)[:4] == b"SVLT" for f in extra)  # type: ignore[index]
 
 
+def test_subdirectories_only_with_r(tmp_path: Path, pwfile: Path) -> None:
+    top = vault_fixture(tmp_path, name="top")
+    (tmp_path / "nested").mkdir()
+    nested = vault_fixture(tmp_path / "nested", name="deep")
+    flat = run_cli("encrypt", tmp_path, "--passphrase-file", pwfile, *CHEAP)
+    assert flat.returncode == 0, flat.stderr
+    assert stored_auth_key(nested.path) == nested.auth_key  # left alone without -r
+    deep = run_cli("encrypt", "-r", tmp_path, "--passphrase-file", pwfile, *CHEAP)
+    assert deep.returncode == 0, deep.stderr
+    for fixture in (top, nested):
+        assert open_auth_key(fixture.path, passphrase=PASSPHRASE) == fixture.auth_key
+
+
 def test_one_failing_file_does_not_stop_the_others(tmp_path: Path, pwfile: Path) -> None:
     good = vault_fixture(tmp_path, name="good")
     junk = tmp_path / "bad.session"
@@ -557,9 +625,60 @@ def test_keyring_slot_round_trip(plain: Fixture, tmp_path: Path, pwfile: Path) -
     assert open_auth_key(plain.path, passphrase=PASSPHRASE) == plain.auth_key
 
 
+def test_add_key_keyring_with_a_service(encrypted: Fixture, tmp_path: Path, pwfile: Path) -> None:
+    store = tmp_path / "keyring.json"
+    env = cli_env(
+        PYTHON_KEYRING_BACKEND="tests.cli_keyring.FileKeyring", VAULT_TEST_KEYRING=str(store)
+    )
+    added = run_cli(
+        "add-key", encrypted.path, "keyring", "--service", "my-bot", "--passphrase-file", pwfile,
+        env=env,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    assert "2 key slots: passphrase, keyring" in added.stdout
+    [entry] = json.loads(store.read_text())
+    assert entry.startswith("my-bot/vault-")
+    # The keyring alone now opens it: no passphrase source given, no terminal.
+    info = run_cli("export", encrypted.path, "--keyring", env=env)
+    assert info.returncode == 0, info.stderr
+    assert info.stdout.startswith("vault1:")
+
+
 def test_unsafe_keyring_is_refused(plain: Fixture) -> None:
     before = digest(plain.path)
     env = cli_env(PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
     result = run_cli("encrypt", plain.path, "--keyring", env=env)
     _assert_clean_failure(result, 8, "keyring")
     assert digest(plain.path) == before
+
+
+# --- the verified copy behind every file change --------------------------------------------
+
+
+async def test_a_copy_that_fails_verification_never_replaces_the_file(tmp_path: Path) -> None:
+    """``rewrite`` with a change that breaks the key (a real wrong write, not a stub) and the
+    real check: the original stays byte for byte, no temporary is left."""
+    fixture = client_fixture("pyrofork-2.3.69", tmp_path)
+    before = digest(fixture.path)
+
+    async def break_key(temp: Path) -> None:
+        with contextlib.closing(sqlite3.connect(temp)) as db:
+            db.execute("UPDATE sessions SET auth_key = ?", (os.urandom(256),))
+            db.commit()
+
+    async def verify(temp: Path) -> None:
+        await check_same_key(temp, "account", fixture.auth_key)
+
+    with pytest.raises(CliError, match="left unchanged"):
+        await rewrite(fixture.path, break_key, verify)
+    assert digest(fixture.path) == before
+    assert leftovers(tmp_path) == []
+
+    async def nothing(temp: Path) -> None:
+        pass
+
+    # The copy still holds the plaintext key: the scan refuses it.
+    with pytest.raises(CliError, match="still found"):
+        await rewrite(fixture.path, nothing, nothing, forbidden=fixture.auth_key)
+    assert digest(fixture.path) == before
+    assert leftovers(tmp_path) == []

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -27,12 +28,24 @@ from .cli_helpers import (
     timed_run,
 )
 from .encrypted_helpers import SIDE_SUFFIXES, raw_bytes
+from .reliability._support import Tally
 
 PASSPHRASE = "kill me softly"
 
 
 def _encrypt_args(path: Path, pwfile: Path) -> list[str]:
     return [sys.executable, "-m", "vault", "encrypt", str(path), "--passphrase-file", str(pwfile)]
+
+
+def _rest(path: Path) -> list[tuple[object, ...]]:
+    """Everything but the auth key: the other session fields, peers, usernames, state."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        rows = db.execute(
+            "SELECT dc_id, api_id, test_mode, date, user_id, is_bot FROM sessions"
+        ).fetchall()
+        for table in ("peers", "usernames", "update_state"):
+            rows += sorted(db.execute(f"SELECT * FROM {table}").fetchall())
+    return rows
 
 
 def _state(path: Path, auth_key: bytes) -> str:
@@ -53,9 +66,11 @@ def _reset(path: Path, pristine: bytes) -> None:
     path.write_bytes(pristine)
 
 
-def kill_loop(tmp_path: Path, iterations: int, seed: int) -> Counter[str]:
+def kill_loop(tmp_path: Path, iterations: int, seed: int, run: str) -> Counter[str]:
     fixture = client_fixture("pyrofork-2.3.69", tmp_path)
     pristine = fixture.path.read_bytes()
+    rest = _rest(fixture.path)
+    assert len(rest) > 2, "the fixture should hold peers"
     pwfile = tmp_path / "pw.txt"
     pwfile.write_text(PASSPHRASE)
     env = cli_env()
@@ -79,6 +94,7 @@ def kill_loop(tmp_path: Path, iterations: int, seed: int) -> Counter[str]:
         process.send_signal(signal.SIGKILL)
         process.wait()
         outcomes[_state(fixture.path, fixture.auth_key)] += 1
+        assert _rest(fixture.path) == rest, "a killed encrypt changed more than the auth key"
         outcomes["killed mid-way (temporaries left)"] += bool(leftovers(tmp_path))
 
         again = run_cli("encrypt", fixture.path, "--passphrase-file", pwfile, *CHEAP)
@@ -86,15 +102,18 @@ def kill_loop(tmp_path: Path, iterations: int, seed: int) -> Counter[str]:
         assert _state(fixture.path, fixture.auth_key) == "encrypted"
         assert leftovers(tmp_path) == []
         assert fixture.auth_key not in raw_bytes(fixture.path)
+    tally = Tally(run)
+    tally.record("cli_encrypt_crash_loop", kills=iterations, **outcomes)
+    tally.write()
     return outcomes
 
 
 def test_sigkill_during_encrypt_leaves_old_or_new(tmp_path: Path) -> None:
-    outcomes = kill_loop(tmp_path, iterations=30, seed=7)
+    outcomes = kill_loop(tmp_path, iterations=30, seed=7, run="default")
     assert outcomes["plain"] > 0 and outcomes["encrypted"] > 0, outcomes
 
 
 @pytest.mark.stress
 def test_sigkill_during_encrypt_stress(tmp_path: Path) -> None:
-    outcomes = kill_loop(tmp_path, iterations=300, seed=int(time.time()))
+    outcomes = kill_loop(tmp_path, iterations=300, seed=int(time.time()), run="stress")
     assert outcomes["plain"] > 0 and outcomes["encrypted"] > 0, outcomes

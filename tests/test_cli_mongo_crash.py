@@ -34,6 +34,7 @@ from .cli_helpers import (
     run_cli,
     timed_run,
 )
+from .reliability._support import Tally
 from .servers import MongoClients
 
 PASSPHRASE = "kill me softly"
@@ -137,7 +138,7 @@ async def _killed_run(env: dict[str, str], case: Case, delay: float) -> bool:
 
 
 async def kill_loop(
-    mongo_clients: MongoClients, layout: str, kills: int, seed: int
+    mongo_clients: MongoClients, layout: str, kills: int, seed: int, run: str
 ) -> Counter[str]:
     conn = mongo_clients.connect("pymongo")
     case = _case(layout, mongo_clients.prefix)
@@ -179,8 +180,9 @@ async def kill_loop(
         for session in case.sessions:
             assert await _state(conn, session, keys[session], pristine[session]) == "encrypted"
             assert not _fresh_lease(await raw(conn, *session))
-    head = f"cli encrypt --mongo-uri ({layout}), {kills} kills, seed {seed}"
-    print(f"\n[reliability] {head}: {dict(outcomes)}")
+    tally = Tally(run)
+    tally.record(f"mongo_cli_crash_loop[{layout}]", kills=kills, seed=seed, **outcomes)
+    tally.write()
     return outcomes
 
 
@@ -196,7 +198,7 @@ LAYOUTS = ["default", "shared", "all"]
 async def test_sigkill_during_mongo_encrypt_leaves_old_or_new(
     mongo_clients: MongoClients, layout: str
 ) -> None:
-    _check(await kill_loop(mongo_clients, layout, kills=5, seed=7))
+    _check(await kill_loop(mongo_clients, layout, kills=5, seed=7, run="default"))
 
 
 @pytest.mark.stress
@@ -204,4 +206,4 @@ async def test_sigkill_during_mongo_encrypt_leaves_old_or_new(
 async def test_sigkill_during_mongo_encrypt_stress(
     mongo_clients: MongoClients, layout: str
 ) -> None:
-    _check(await kill_loop(mongo_clients, layout, kills=34, seed=int(time.time())))
+    _check(await kill_loop(mongo_clients, layout, kills=34, seed=int(time.time()), run="stress"))

@@ -65,6 +65,29 @@ def test_encrypt_prompts_twice_without_echo(plain: Fixture) -> None:
     assert open_auth_key(plain.path, passphrase=PASSPHRASE) == plain.auth_key
 
 
+def test_passwd_prompts_for_the_old_and_twice_for_the_new(plain: Fixture) -> None:
+    child = spawn("encrypt", plain.path, *CHEAP)
+    for prompt in ("New passphrase: ", "Repeat new passphrase: "):
+        child.expect(prompt)  # type: ignore[attr-defined]
+        child.sendline(PASSPHRASE)  # type: ignore[attr-defined]
+    assert finish(child)[1] == 0
+    new = "the second one, typed 43"
+    child = spawn("passwd", plain.path, *CHEAP)
+    screen = ""
+    for prompt, answer in (
+        ("Passphrase: ", PASSPHRASE),
+        ("New passphrase: ", new),
+        ("Repeat new passphrase: ", new),
+    ):
+        child.expect(prompt)  # type: ignore[attr-defined]
+        screen += child.before  # type: ignore[attr-defined]
+        child.sendline(answer)  # type: ignore[attr-defined]
+    rest, status = finish(child)
+    assert status == 0, rest
+    assert PASSPHRASE not in screen + rest and new not in screen + rest
+    assert open_auth_key(plain.path, passphrase=new) == plain.auth_key
+
+
 def test_mismatched_passphrases_change_nothing(plain: Fixture) -> None:
     before = digest(plain.path)
     child = spawn("encrypt", plain.path, *CHEAP)

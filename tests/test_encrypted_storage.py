@@ -349,6 +349,30 @@ async def test_migrate_leaves_no_plaintext_key_in_the_file(workdir: Path) -> Non
     assert await stored_field(workdir) != key
 
 
+@pytest.mark.parametrize("kind", ["plain string, migrate=True", "encrypted string"])
+async def test_string_loaded_over_a_plaintext_file_leaves_no_old_key(
+    workdir: Path, kind: str
+) -> None:
+    old_key = await plain_session(workdir)
+    source = encrypted(MemoryStorage())
+    await source.open()
+    await log_in(source)
+    if kind == "encrypted string":
+        string, options = await source.export_session_string(), {}
+    else:
+        string, options = await source.export_plain_session_string(), {"migrate": True}
+    await source.close()
+    storage = encrypted(
+        FileStorage("my_account", workdir=workdir), session_string=string, **options
+    )
+    await storage.open()
+    # Still open, WAL in place: the replaced plaintext key must be gone already.
+    assert_absent(old_key, raw_bytes(database(workdir)))
+    assert await storage.auth_key() != old_key
+    await storage.close()
+    assert_absent(old_key, raw_bytes(database(workdir)))
+
+
 def assert_absent(key: bytes, raw: bytes) -> None:
     assert len(raw) > 4096
     for form in (key, key[:32], key[-32:], key.hex().encode(), base64.b64encode(key)):

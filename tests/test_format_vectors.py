@@ -3,11 +3,18 @@ through the real public paths, and the generator still produces exactly these fi
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import keyring
 import pytest
 
 from vault import EncryptedStorage, decrypt_session_string
+from vault.crypto.envelope import Header, Purpose, parse
+from vault.crypto.keyset import Keyset
+from vault.crypto.slots import Credentials
+from vault.crypto.strings import parse_encrypted_string
 from vault.errors import (
     CorruptedError,
     InvalidSessionString,
@@ -17,6 +24,7 @@ from vault.errors import (
 from vault.session_string import decode_session_string, pack_session
 from vault.storage import FileStorage
 
+from .test_keyring import DictKeyring
 from .vectors import generate
 
 FILES = sorted(generate.HERE.glob("*.txt"))
@@ -34,19 +42,39 @@ def read(path: Path) -> tuple[dict[str, str], str]:
     return fields, body.strip()
 
 
-async def decrypt(fields: dict[str, str], body: str, workdir: Path) -> bytes:
-    passphrase = fields.get("passphrase")
-    key = bytes.fromhex(fields["key"]) if "key" in fields else None
+def credentials(fields: dict[str, str]) -> dict[str, Any]:
+    """The unlocking arguments a vector gives; a keyring entry is put into an in-process
+    keyring backend (restored by the ``keyring_backend`` fixture)."""
+    given: dict[str, Any] = {
+        "passphrase": fields.get("passphrase"),
+        "key": bytes.fromhex(fields["key"]) if "key" in fields else None,
+    }
+    if "keyring-service" in fields:
+        backend = DictKeyring()
+        backend.set_password(
+            fields["keyring-service"], fields["keyring-entry"], fields["keyring-secret"]
+        )
+        keyring.set_keyring(backend)
+        given["keyring"] = fields["keyring-service"]
+    return given
+
+
+def header(fields: dict[str, str], body: str) -> Header:
     if fields["purpose"] == "session-string":
-        plain = decrypt_session_string(body, passphrase=passphrase, key=key)
+        return parse_encrypted_string(body).header
+    return parse(bytes.fromhex(body.replace("\n", "")), Purpose.AUTH_KEY).header
+
+
+async def decrypt(fields: dict[str, str], body: str, workdir: Path) -> bytes:
+    unlock = credentials(fields)
+    if fields["purpose"] == "session-string":
+        plain = decrypt_session_string(body, **unlock)
         return pack_session(decode_session_string(plain))
     inner = FileStorage(fields["session"], workdir=workdir)
     await inner.open()
     await inner.auth_key(bytes.fromhex(body.replace("\n", "")))
     await inner.close()
-    storage = EncryptedStorage(
-        FileStorage(fields["session"], workdir=workdir), passphrase=passphrase, key=key
-    )
+    storage = EncryptedStorage(FileStorage(fields["session"], workdir=workdir), **unlock)
     await storage.open()
     try:
         auth_key = await storage.auth_key()
@@ -63,11 +91,25 @@ def test_vectors_are_mostly_negative() -> None:
     assert set(expects) == {"success", *ERRORS}
 
 
+@pytest.fixture
+def keyring_backend() -> Iterator[None]:
+    previous = keyring.get_keyring()
+    yield
+    keyring.set_keyring(previous)
+
+
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
-async def test_vector(path: Path, tmp_path: Path) -> None:
+async def test_vector(path: Path, tmp_path: Path, keyring_backend: None) -> None:
     fields, body = read(path)
     if fields["expect"] == "success":
         assert await decrypt(fields, body, tmp_path) == bytes.fromhex(fields["plaintext"])
+        # The intermediate value: the data key the slot unwraps.
+        unlock = Credentials.from_args(**credentials(fields))
+        keyset = Keyset.unlock(header(fields, body), unlock)
+        try:
+            assert bytes(keyset._live_dek()) == bytes.fromhex(fields["data-key"])
+        finally:
+            keyset.wipe()
         return
     error = ERRORS[fields["expect"]]
     with pytest.raises(error) as caught:

@@ -142,6 +142,32 @@ async def test_usernames_are_stored_as_kurigram_stores_them(tmp_path: Path) -> N
     assert query(path, "SELECT id, phone_number FROM peers ORDER BY id") == [(1, None), (2, None)]
 
 
+@pytest.mark.parametrize("layout", ["pyrofork", "kurigram"])
+async def test_pyrofork_style_usernames_in_either_layout(
+    tmp_path: Path, layout: LayoutName
+) -> None:
+    """docs/compat.md: Pyrofork's client sends a peer's usernames only when it has several, main
+    one first, so both layouts resolve all of them; a lone extra username replaces the main one
+    in Kurigram's layout (one list), not in Pyrofork's (main username in ``peers``)."""
+    storage = await make(tmp_path, "names", layout=layout)
+    try:
+        # As Pyrofork's fetch_peers does for a peer with several usernames.
+        await storage.update_peers([(1, 10, "user", "first", None)])
+        await storage.update_usernames([(1, "first"), (1, "second")])
+        for name in ("first", "second"):
+            assert (await storage.get_peer_by_username(name)).user_id == 1
+        await storage.update_peers([(2, 20, "user", "main", None)])
+        await storage.update_usernames([(2, "extra")])
+        assert (await storage.get_peer_by_username("extra")).user_id == 2
+        if layout == "kurigram":
+            with pytest.raises(KeyError):
+                await storage.get_peer_by_username("main")
+        else:
+            assert (await storage.get_peer_by_username("main")).user_id == 2
+    finally:
+        await storage.close()
+
+
 async def test_encrypting_a_kurigram_file_keeps_its_layout(tmp_path: Path) -> None:
     storage, expected = load(KURIGRAM_FIXTURE, tmp_path)
     key = bytes.fromhex(expected["session"]["auth_key"])

@@ -3,6 +3,7 @@ and encryption at rest. Runs against the real server of ``tests/servers.py``."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -61,6 +62,9 @@ def test_sync_client_is_refused_with_the_documented_message() -> None:
         assert name in message
     assert "hunter2" not in message  # the URI's password never reaches the error
     assert isinstance(raised.value, TypeError)
+    page = (Path(__file__).resolve().parent.parent / "docs" / "mongo.md").read_text()
+    quoted = page.split("```text\n", 1)[1].split("```", 1)[0]
+    assert " ".join(quoted.split()) == " ".join(message.split())  # the docs quote it as it is
 
 
 @pytest.mark.parametrize("not_a_client", [None, "mongodb://127.0.0.1", {"account": {}}])
@@ -388,6 +392,28 @@ async def test_an_instance_that_lost_its_lease_refuses_use(
     session = await conn[db_name("lost")]["session"].find_one({"_id": 0})
     assert session["lease"]["owner"] == second._owner
     await second.close()
+
+
+async def test_a_lease_that_could_not_be_renewed_in_time_is_given_up(
+    mongo_clients: MongoClients, clock: Callable[[float], None]
+) -> None:
+    """The heartbeat keeps failing (its client was closed: a real failure of every call)
+    until the lease has run out; from then on another process may take the session, so this
+    instance refuses use."""
+    conn = mongo_clients.connect("pymongo")
+    s = MongoStorage(f"{mongo_clients.prefix}unrenewed", conn, lease=True, lease_timeout=3)
+    await s.open()
+    await conn.close()
+    await asyncio.sleep(1.5)  # a beat (every second) failed, but the lease runs 2 s more
+    assert not s._lease_lost
+    clock(10)
+    for _ in range(50):
+        await asyncio.sleep(0.1)
+        if s._lease_lost:
+            break
+    with pytest.raises(SessionInUseError, match="lost its lease"):
+        await s.dc_id()
+    await s.close()  # nothing to release: the lease is no longer ours
 
 
 async def test_lease_and_delete_act_on_their_own_shared_session_only(

@@ -10,10 +10,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import aiosqlite
 import pytest
 from custom_sqlite_storage import main as custom_example_main
 
-from vault.errors import InvalidSessionString, SchemaError, SessionInUseError
+from vault.errors import (
+    InvalidSessionString,
+    SchemaError,
+    SessionInUseError,
+    StorageNotOpenError,
+)
 from vault.storage import FileStorage, MemoryStorage, SQLiteStorage
 from vault.storage.schema import SCHEMA_VERSION
 
@@ -205,3 +211,30 @@ def test_lookups_return_vault_records_without_a_client_package() -> None:
         "InputPeerChannel(channel_id=1234567890, access_hash=7)",
         "InputPeerChat(chat_id=5)",
     ]
+
+
+async def test_a_subclass_written_as_pyrograms_docs_show_gets_clear_errors(tmp_path: Path) -> None:
+    """Pyrogram's docs show ``sqlite3.connect()`` and a ``create()`` that is not awaited;
+    vault's subclass needs aiosqlite and an awaited ``create()``, and says so."""
+
+    class Sqlite3Storage(SQLiteStorage):
+        async def open(self) -> None:
+            self.conn = sqlite3.connect(tmp_path / "a.db", check_same_thread=False)  # type: ignore[assignment]
+            await self.create()
+
+    s3 = Sqlite3Storage("a")
+    with pytest.raises(TypeError, match=r"aiosqlite\.connect"):
+        await s3.open()
+    assert isinstance(s3.conn, sqlite3.Connection)
+    s3.conn.close()
+
+    class NoCreateStorage(SQLiteStorage):
+        async def open(self) -> None:
+            self.conn = await aiosqlite.connect(tmp_path / "b.db")
+
+    s = NoCreateStorage("b")
+    await s.open()
+    with pytest.raises(StorageNotOpenError, match=r"await self\.create\(\)"):
+        await s.dc_id()
+    assert s.conn is not None
+    await s.conn.close()

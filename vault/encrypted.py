@@ -117,6 +117,10 @@ class EncryptedStorage(FieldStorage):
                 else decode_session_string(session_string)
             )
         self._keyset: Keyset | None = None
+        # The envelope last read or written and its plaintext: a read that finds the same
+        # envelope skips parsing and decrypting it again.
+        self._sealed: bytes | None = None
+        self._plain = bytearray()
         self._state = "new"
         self._write_lock = asyncio.Lock()
         # Non-secret facts kept after close(), so delete() can remove keyring entries.
@@ -159,18 +163,18 @@ class EncryptedStorage(FieldStorage):
 
     async def _unlock(self, creds: Credentials) -> None:
         initial, self._initial = self._initial, None
+        stored = await self.inner.auth_key()
         if isinstance(initial, Envelope):
             keyset = await self._run(Keyset.unlock, initial.header, creds)
             self._use(keyset)
-            await self.load_session_data(open_session(keyset, initial))
+            await self._load_over(stored, open_session(keyset, initial))
             return
         if isinstance(initial, SessionData):
             self._refuse_plaintext("the session string given is not encrypted")
             self._use(await self._run(Keyset.create, creds, self._kdf))
-            await self.load_session_data(initial)
+            await self._load_over(stored, initial)
             log.info("encrypted a plaintext session string into %r", self)
             return
-        stored = await self.inner.auth_key()
         if stored is None:
             self._use(await self._run(Keyset.create, creds, self._kdf))
         elif _is_plain_auth_key(stored):
@@ -187,6 +191,13 @@ class EncryptedStorage(FieldStorage):
             if envelope.header.binding != self._binding:
                 await self.auth_key(plain)
                 log.info("re-bound the encrypted auth key to session %r", self.name)
+
+    async def _load_over(self, stored: object, data: SessionData) -> None:
+        """Load a session string's data over what the inner storage held (``stored``: its auth
+        key field); a plaintext key there must not stay recoverable from journals or the WAL."""
+        await self.load_session_data(data)
+        if _is_plain_auth_key(stored):
+            await _purge(self.inner)
 
     def _refuse_plaintext(self, what: str) -> None:
         if not self._migrate:
@@ -214,6 +225,7 @@ class EncryptedStorage(FieldStorage):
         if self._keyset is not None:
             self._keyset.wipe()
             self._keyset = None
+        self._remember(None, b"")
         if self._key is not None:
             wipe(self._key)
             self._key = None
@@ -244,12 +256,20 @@ class EncryptedStorage(FieldStorage):
         stored = await self.inner.auth_key()
         if stored is None:
             return None
+        if stored == self._sealed:
+            return bytes(self._plain)
         if _is_plain_auth_key(stored):
             raise PlaintextSessionError(
                 f"an unencrypted auth key was written into {self.name!r} behind "
                 f"EncryptedStorage's back; {_MIGRATE_HINT}"
             )
-        return keyset.open(self._parse_stored(stored), Purpose.AUTH_KEY)
+        plain = keyset.open(self._parse_stored(stored), Purpose.AUTH_KEY)
+        self._remember(bytes(stored), plain)
+        return plain
+
+    def _remember(self, sealed: bytes | None, plain: bytes) -> None:
+        wipe(self._plain)
+        self._sealed, self._plain = sealed, bytearray(plain)
 
     async def _write_auth_key(
         self, keyset: Keyset, value: bytes | None, *, purge: bool = False
@@ -258,12 +278,14 @@ class EncryptedStorage(FieldStorage):
         to drop stale copies of what was there: needed when that was a plaintext key, or an
         envelope with slots just removed; an older envelope of the same slots reveals nothing,
         so ordinary writes skip the cost."""
+        self._remember(None, b"")
         if value is None:
             await self.inner.auth_key(None)
         else:
             envelope = keyset.seal(Purpose.AUTH_KEY, self._binding, bytes(value))
             await self._store_pending_keyring(keyset)
             await self.inner.auth_key(envelope)
+            self._remember(envelope, value)
         if purge:
             await _purge(self.inner)
 

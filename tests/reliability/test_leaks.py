@@ -21,6 +21,7 @@ from vault.crypto import CHEAP_KDF
 from vault.session_string import SessionData, decode_session_string, encode_session_string
 from vault.storage import FileStorage
 
+from .. import leak_watch
 from ._support import ROOT, Tally
 from ._tampering import store_auth_key, stored_auth_key
 
@@ -281,9 +282,20 @@ async def test_keys_are_wiped_on_close(tmp_path: Path) -> None:
     storage = EncryptedStorage(MemoryStorage("m"), key=RAW_KEY, kdf=CHEAP_KDF)
     await storage.open()
     await storage.auth_key(AUTH_KEY)
+    assert await storage.auth_key() == AUTH_KEY
     keyset = storage._keyset
     assert keyset is not None
-    held = [keyset._dek, storage._key]
+    held = [keyset._dek, storage._key, storage._plain]  # _plain: the decrypted auth key
     assert all(isinstance(b, bytearray) and any(b) for b in held)
     await storage.close()
     assert all(b is not None and not any(b) for b in held)
+
+
+def test_the_suite_wide_leak_watch_can_fail() -> None:
+    """The watch over every vault log record of the run (``tests/leak_watch.py``) flags a
+    known constant and anything shaped like a key, and passes ordinary text."""
+    assert leak_watch.leaks([f"opened with {PASSPHRASE}"])
+    assert leak_watch.leaks([f"key={os.urandom(64).hex()}"])
+    assert leak_watch.leaks([f"string {PLAIN}"])
+    assert leak_watch.leaks([f"args ({os.urandom(40)!r},)"])
+    assert not leak_watch.leaks(["opened FileStorage('s') at /tmp/x/s.session, 2 slots"])

@@ -8,7 +8,10 @@ session string for ``purpose: session-string``. Keys:
 * ``purpose``: ``auth-key`` or ``session-string``;
 * ``session``: for auth keys, the session name the envelope must be bound to;
 * ``passphrase`` (UTF-8 text) and/or ``key`` (hex): what the decryptor is given;
+* ``keyring-service``, ``keyring-entry``, ``keyring-secret``: for a keyring slot, the entry the
+  decryptor's OS keyring holds (service, username, and the text stored: base64 of the KEK);
 * ``plaintext``: for ``success``, the hex of the decrypted bytes;
+* ``data-key``: for ``success``, the hex of the data key that any slot unwraps;
 * ``comment``.
 
 Randomness comes from a seeded SHA-256 stream (``vault.crypto.rng._deterministic``), so running
@@ -17,20 +20,28 @@ this again gives the same bytes; ``tests/test_format_vectors.py`` checks that it
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import struct
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import keyring as keyring_module
 
 from vault.crypto import rng
 from vault.crypto.envelope import CHECK_SIZE, Purpose
 from vault.crypto.kdf import CHEAP_KDF, DEFAULT_KDF, KdfParams
+from vault.crypto.keyring_slot import DEFAULT_SERVICE as KEYRING_SERVICE
+from vault.crypto.keyring_slot import entry_name
 from vault.crypto.keyset import Keyset
 from vault.crypto.slots import Credentials
 from vault.crypto.strings import _encode
 from vault.session_string import ENCRYPTED_PREFIX, SessionData, pack_session
+
+from ..test_keyring import DictKeyring
 
 HERE = Path(__file__).parent
 PASSPHRASE = "correct horse battery staple"
@@ -53,6 +64,9 @@ class Vector:
     key: bytes | None = None
     session: str = SESSION
     plaintext: bytes | None = None
+    data_key: bytes | None = None
+    #: ``(service, secret)`` of a keyring slot's entry.
+    keyring: tuple[str, bytes] | None = None
 
     def render(self) -> str:
         lines = [f"expect: {self.expect}", f"purpose: {self.purpose}"]
@@ -62,31 +76,66 @@ class Vector:
             lines.append(f"passphrase: {self.passphrase}")
         if self.key is not None:
             lines.append(f"key: {self.key.hex()}")
+        if self.keyring is not None:
+            service, secret = self.keyring
+            vault_id = bytes.fromhex(self.body.replace("\n", ""))[5:21]
+            lines += [
+                f"keyring-service: {service}",
+                f"keyring-entry: {entry_name(vault_id)}",
+                f"keyring-secret: {base64.b64encode(secret).decode()}",
+            ]
         if self.plaintext is not None:
             lines.append(f"plaintext: {self.plaintext.hex()}")
+        if self.data_key is not None:
+            lines.append(f"data-key: {self.data_key.hex()}")
         lines.append(f"comment: {self.comment}")
         return "\n".join(lines) + "\n\n" + self.body + "\n"
 
 
-def _keyset(*, passphrase: bool = True, key: bool = False, kdf: KdfParams) -> Keyset:
+@dataclass(frozen=True)
+class Sealed:
+    """An envelope and the secrets behind it, for the vectors' ``data-key`` and keyring."""
+
+    envelope: bytes
+    data_key: bytes
+    keyring_secret: bytes | None
+
+
+def _seal(
+    seed: str,
+    purpose: Purpose,
+    binding: bytes,
+    plaintext: bytes,
+    *,
+    passphrase: bool = True,
+    key: bool = False,
+    keyring: bool = False,
+    kdf: KdfParams = CHEAP_KDF,
+) -> Sealed:
     creds = Credentials.from_args(
-        passphrase=PASSPHRASE if passphrase else None, key=RAW_KEY if key else None
+        passphrase=PASSPHRASE if passphrase else None,
+        key=RAW_KEY if key else None,
+        keyring=KEYRING_SERVICE if keyring else False,
     )
-    return Keyset.create(creds, kdf)
+    previous = keyring_module.get_keyring()
+    keyring_module.set_keyring(DictKeyring())  # the new slot's key is read, not stored
+    try:
+        with rng._deterministic(seed.encode()):
+            keyset = Keyset.create(creds, kdf)
+            envelope = keyset.seal(purpose, binding, plaintext)
+    finally:
+        keyring_module.set_keyring(previous)
+    secret = bytes(keyset.pending_keyring[0][1]) if keyring else None
+    return Sealed(envelope, bytes(keyset._live_dek()), secret)
 
 
-def sealed_auth_key(
-    seed: str, *, passphrase: bool = True, key: bool = False, kdf: KdfParams = CHEAP_KDF
-) -> bytes:
-    with rng._deterministic(seed.encode()):
-        keyset = _keyset(passphrase=passphrase, key=key, kdf=kdf)
-        return keyset.seal(Purpose.AUTH_KEY, SESSION.encode(), AUTH_KEY)
+def sealed_auth_key(seed: str, **options: Any) -> Sealed:
+    return _seal(seed, Purpose.AUTH_KEY, SESSION.encode(), AUTH_KEY, **options)
 
 
-def sealed_string(seed: str, *, kdf: KdfParams = CHEAP_KDF) -> bytes:
+def sealed_string(seed: str, **options: Any) -> Sealed:
     """The envelope inside an encrypted session string."""
-    with rng._deterministic(seed.encode()):
-        return _keyset(kdf=kdf).seal(Purpose.SESSION_STRING, b"", pack_session(DATA))
+    return _seal(seed, Purpose.SESSION_STRING, b"", pack_session(DATA), **options)
 
 
 def recheck(envelope: bytes) -> bytes:
@@ -114,7 +163,8 @@ def as_string(envelope: bytes) -> str:
 
 
 def vectors() -> list[Vector]:
-    base = sealed_auth_key("base")
+    sealed = sealed_auth_key("base")
+    base = sealed.envelope
     slot = first_slot(base)
     kdf_at = slot + 3 + 16  # type, length, salt
     good = "a valid envelope"
@@ -211,10 +261,15 @@ def vectors() -> list[Vector]:
             as_hex(data),
             comment,
             plaintext=AUTH_KEY if expect == "success" else None,
+            data_key=sealed.data_key if expect == "success" else None,
         )
         for name, expect, data, comment in auth
     ]
-    two = sealed_auth_key("two slots", key=True)
+    two_slots = sealed_auth_key("two slots", key=True)
+    two = two_slots.envelope
+    keyring = sealed_auth_key("keyring", passphrase=False, keyring=True)
+    assert keyring.keyring_secret is not None
+    keyring_slot_at = first_slot(keyring.envelope)
     out += [
         Vector(
             "auth_key_wrong_passphrase",
@@ -241,6 +296,27 @@ def vectors() -> list[Vector]:
             passphrase=None,
             key=RAW_KEY,
             plaintext=AUTH_KEY,
+            data_key=two_slots.data_key,
+        ),
+        Vector(
+            "auth_key_keyring",
+            "success",
+            "auth-key",
+            as_hex(keyring.envelope),
+            "one keyring slot, opened with the keyring entry given",
+            passphrase=None,
+            keyring=(KEYRING_SERVICE, keyring.keyring_secret),
+            plaintext=AUTH_KEY,
+            data_key=keyring.data_key,
+        ),
+        Vector(
+            "auth_key_keyring_service_edited",
+            "wrong key",
+            "auth-key",
+            as_hex(recheck(edit(keyring.envelope, keyring_slot_at + 4, b"S"))),
+            "keyring slot's service renamed Session-vault, check recomputed: no entry there",
+            passphrase=None,
+            keyring=(KEYRING_SERVICE, keyring.keyring_secret),
         ),
         Vector(
             "auth_key_raw_key_wrong",
@@ -261,14 +337,17 @@ def vectors() -> list[Vector]:
             key=RAW_KEY,
         ),
     ]
-    raw = sealed_string("string")
+    string = sealed_string("string")
+    default = sealed_string("default", kdf=DEFAULT_KDF)
+    raw = string.envelope
     text = as_string(raw)
+    data_keys = {"string_passphrase": string.data_key, "string_default_kdf": default.data_key}
     strings: list[tuple[str, str, str, str]] = [
         ("string_passphrase", "success", text, "an encrypted session string"),
         (
             "string_default_kdf",
             "success",
-            as_string(sealed_string("default", kdf=DEFAULT_KDF)),
+            as_string(default.envelope),
             "made with the default Argon2id profile t=3 m=64MiB p=4",
         ),
         (
@@ -312,6 +391,7 @@ def vectors() -> list[Vector]:
             body,
             comment,
             plaintext=pack_session(DATA) if expect == "success" else None,
+            data_key=data_keys.get(name),
         )
         for name, expect, body, comment in strings
     ]

@@ -148,6 +148,7 @@ class MongoStorage(FieldStorage):
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._heartbeat: asyncio.Task[None] | None = None
         self._lease_lost = False
+        self._lease_expires = 0.0  # when our lease runs out unless renewed
         self._state = "new"
 
     def __repr__(self) -> str:
@@ -218,6 +219,7 @@ class MongoStorage(FieldStorage):
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
+        if heartbeat is not None and not self._lease_lost:
             await self._session.update_one(
                 {"_id": self._session_id, "lease.owner": self._owner}, {"$unset": {"lease": ""}}
             )
@@ -256,21 +258,26 @@ class MongoStorage(FieldStorage):
         )
 
     async def _take_lease(self) -> None:
-        lease = {"owner": self._owner, "expires": self._now() + self._lease_timeout}
+        expires = self._now() + self._lease_timeout
+        lease = {"owner": self._owner, "expires": expires}
         result = await self._session.update_one(self._unleased(), {"$set": {"lease": lease}})
         if result.matched_count == 0:
             raise self._in_use()
+        self._lease_expires = expires
 
     async def _renew_lease(self) -> bool:
         """Push the lease's expiry forward. If another instance has taken the lease, refuse
         further use and return False."""
+        expires = self._now() + self._lease_timeout
         result = await self._session.update_one(
             {"_id": self._session_id, "lease.owner": self._owner},
-            {"$set": {"lease.expires": self._now() + self._lease_timeout}},
+            {"$set": {"lease.expires": expires}},
         )
         if result.matched_count == 0:
             self._lease_lost = True
             log.error("%r lost its lease to another process; it refuses further use", self)
+        else:
+            self._lease_expires = expires
         return not self._lease_lost
 
     async def _beat(self) -> None:
@@ -281,6 +288,11 @@ class MongoStorage(FieldStorage):
                 renewed = await self._renew_lease()
             except Exception as error:  # the server may be back before the lease runs out
                 log.warning("could not renew the lease of %r: %s", self, type(error).__name__)
+                if self._now() >= self._lease_expires:
+                    # Another process may take the session over from now on.
+                    self._lease_lost = True
+                    log.error("%r let its lease run out; it refuses further use", self)
+                    return
 
     def _check(self) -> None:
         if self._state != "open":

@@ -125,6 +125,13 @@ class SQLiteStorage(FieldStorage):
         conn = self.conn
         if conn is None:
             raise StorageNotOpenError("create() needs self.conn; set it in open() first")
+        if isinstance(conn, sqlite3.Connection):
+            # Pyrogram's docs show a subclass with sqlite3.connect(), which blocks the loop.
+            raise TypeError(
+                "self.conn is a sqlite3.Connection; vault's SQLiteStorage runs on aiosqlite: "
+                "set it with `self.conn = await aiosqlite.connect(path)`, then "
+                "`await self.create()`"
+            )
         if self._live is not None or self._closed:
             # open() ran again on an open or closed storage: keep the state it had.
             if conn is not self._live:
@@ -249,6 +256,11 @@ class SQLiteStorage(FieldStorage):
             if self._closed:
                 raise StorageClosedError(
                     f"{self!r} is closed; create a new storage object to use the session again"
+                )
+            if self.conn is not None:
+                raise StorageNotOpenError(
+                    f"{self!r} has a connection but was not set up: open() must end with "
+                    "`await self.create()`"
                 )
             raise StorageNotOpenError(f"{self!r} is not open; await open() first")
         return self._live
