@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 from vault.storage import Storage
 
 from .backends import BACKENDS, Backend
+from .encrypted_helpers import DictKeyring, installed_keyring
 from .leak_watch import (  # noqa: F401 - hooks, found by name
     pytest_sessionfinish,
     pytest_sessionstart,
@@ -42,6 +43,13 @@ async def storage(backend: Backend) -> AsyncIterator[Storage]:
         yield s
     finally:
         await s.close()
+
+
+@pytest.fixture
+def dict_keyring() -> Iterator[DictKeyring]:
+    """An in-process keyring backend (a real ``KeyringBackend``), installed for the test."""
+    with installed_keyring(DictKeyring()) as backend:
+        yield backend  # type: ignore[misc]
 
 
 @pytest.fixture

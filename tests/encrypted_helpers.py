@@ -1,13 +1,22 @@
-"""Helpers shared by the encryption tests: a user-style custom Storage, login, file hashing."""
+"""Helpers shared by the encryption tests: a user-style custom Storage, login, file hashing,
+an in-process keyring, the data key behind an envelope."""
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import keyring
+from keyring.backend import KeyringBackend
+from keyring.errors import PasswordDeleteError
+
+from vault.crypto.envelope import Header
+from vault.crypto.keyset import Keyset
+from vault.crypto.slots import Credentials
 from vault.storage import Storage
 
 SIDE_SUFFIXES = ("", "-wal", "-shm", "-journal")
@@ -111,3 +120,44 @@ def digest(database: Path) -> dict[str, str]:
 
 def raw_bytes(database: Path) -> bytes:
     return b"".join(p.read_bytes() for p in files_of(database))
+
+
+class DictKeyring(KeyringBackend):
+    """A real, working keyring backend that keeps entries in this process."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.entries.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.entries[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        if self.entries.pop((service, username), None) is None:
+            raise PasswordDeleteError("no such entry")
+
+
+@contextmanager
+def installed_keyring(backend: KeyringBackend) -> Iterator[KeyringBackend]:
+    """``backend`` as the keyring module's backend, the previous one restored after."""
+    previous = keyring.get_keyring()
+    keyring.set_keyring(backend)
+    try:
+        yield backend
+    finally:
+        keyring.set_keyring(previous)
+
+
+def data_key(header: Header, **unlock: Any) -> bytes:
+    """The data key that ``unlock`` (``Credentials.from_args`` arguments) unwraps from
+    ``header`` (white-box: tests compare it across slot changes and with the vectors)."""
+    keyset = Keyset.unlock(header, Credentials.from_args(**unlock))
+    try:
+        return bytes(keyset._live_dek())
+    finally:
+        keyset.wipe()

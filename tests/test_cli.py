@@ -20,8 +20,6 @@ from vault.cli.exits import CliError
 from vault.cli.rewrite import rewrite
 from vault.cli.vaults import check_same_key
 from vault.crypto.envelope import Envelope, Purpose, parse
-from vault.crypto.keyset import Keyset
-from vault.crypto.slots import Credentials
 from vault.storage import FileStorage, MemoryStorage
 
 from .cli_helpers import (
@@ -39,7 +37,7 @@ from .cli_helpers import (
     telethon_string,
     vault_fixture,
 )
-from .encrypted_helpers import digest, raw_bytes
+from .encrypted_helpers import data_key, digest, raw_bytes
 
 PASSPHRASE = "correct horse battery staple"
 COMMANDS = [
@@ -336,14 +334,6 @@ def _stored_envelope(path: Path) -> Envelope:
     return parse(stored, Purpose.AUTH_KEY)
 
 
-def _data_key(envelope: Envelope, passphrase: str) -> bytes:
-    keyset = Keyset.unlock(envelope.header, Credentials.from_args(passphrase=passphrase))
-    try:
-        return bytes(keyset._live_dek())
-    finally:
-        keyset.wipe()
-
-
 def test_installed_command_runs(tmp_path: Path) -> None:
     """The ``session-vault`` script pip installs (the tests run ``python -m vault``)."""
     script = Path(sys.executable).with_name("session-vault")
@@ -380,7 +370,8 @@ def test_passwd_changes_the_passphrase_only(
     # sealed anew only because its associated data covers the slots).
     assert after.header.vault_id == before.header.vault_id
     assert after.header.slots != before.header.slots
-    assert _data_key(after, "a new passphrase") == _data_key(before, PASSPHRASE)
+    new_key = data_key(after.header, passphrase="a new passphrase")
+    assert new_key == data_key(before.header, passphrase=PASSPHRASE)
 
 
 def test_add_and_remove_slots(encrypted: Fixture, pwfile: Path, tmp_path: Path) -> None:

@@ -3,17 +3,13 @@ through the real public paths, and the generator still produces exactly these fi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import keyring
 import pytest
 
 from vault import EncryptedStorage, decrypt_session_string
 from vault.crypto.envelope import Header, Purpose, parse
-from vault.crypto.keyset import Keyset
-from vault.crypto.slots import Credentials
 from vault.crypto.strings import parse_encrypted_string
 from vault.errors import (
     CorruptedError,
@@ -24,7 +20,7 @@ from vault.errors import (
 from vault.session_string import decode_session_string, pack_session
 from vault.storage import FileStorage
 
-from .test_keyring import DictKeyring
+from .encrypted_helpers import DictKeyring, data_key
 from .vectors import generate
 
 FILES = sorted(generate.HERE.glob("*.txt"))
@@ -42,19 +38,16 @@ def read(path: Path) -> tuple[dict[str, str], str]:
     return fields, body.strip()
 
 
-def credentials(fields: dict[str, str]) -> dict[str, Any]:
-    """The unlocking arguments a vector gives; a keyring entry is put into an in-process
-    keyring backend (restored by the ``keyring_backend`` fixture)."""
+def credentials(fields: dict[str, str], backend: DictKeyring) -> dict[str, Any]:
+    """The unlocking arguments a vector gives; a keyring entry is put into ``backend``."""
     given: dict[str, Any] = {
         "passphrase": fields.get("passphrase"),
         "key": bytes.fromhex(fields["key"]) if "key" in fields else None,
     }
     if "keyring-service" in fields:
-        backend = DictKeyring()
         backend.set_password(
             fields["keyring-service"], fields["keyring-entry"], fields["keyring-secret"]
         )
-        keyring.set_keyring(backend)
         given["keyring"] = fields["keyring-service"]
     return given
 
@@ -65,8 +58,9 @@ def header(fields: dict[str, str], body: str) -> Header:
     return parse(bytes.fromhex(body.replace("\n", "")), Purpose.AUTH_KEY).header
 
 
-async def decrypt(fields: dict[str, str], body: str, workdir: Path) -> bytes:
-    unlock = credentials(fields)
+async def decrypt(
+    fields: dict[str, str], body: str, workdir: Path, unlock: dict[str, Any]
+) -> bytes:
     if fields["purpose"] == "session-string":
         plain = decrypt_session_string(body, **unlock)
         return pack_session(decode_session_string(plain))
@@ -91,29 +85,18 @@ def test_vectors_are_mostly_negative() -> None:
     assert set(expects) == {"success", *ERRORS}
 
 
-@pytest.fixture
-def keyring_backend() -> Iterator[None]:
-    previous = keyring.get_keyring()
-    yield
-    keyring.set_keyring(previous)
-
-
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
-async def test_vector(path: Path, tmp_path: Path, keyring_backend: None) -> None:
+async def test_vector(path: Path, tmp_path: Path, dict_keyring: DictKeyring) -> None:
     fields, body = read(path)
+    unlock = credentials(fields, dict_keyring)
     if fields["expect"] == "success":
-        assert await decrypt(fields, body, tmp_path) == bytes.fromhex(fields["plaintext"])
+        assert await decrypt(fields, body, tmp_path, unlock) == bytes.fromhex(fields["plaintext"])
         # The intermediate value: the data key the slot unwraps.
-        unlock = Credentials.from_args(**credentials(fields))
-        keyset = Keyset.unlock(header(fields, body), unlock)
-        try:
-            assert bytes(keyset._live_dek()) == bytes.fromhex(fields["data-key"])
-        finally:
-            keyset.wipe()
+        assert data_key(header(fields, body), **unlock) == bytes.fromhex(fields["data-key"])
         return
     error = ERRORS[fields["expect"]]
     with pytest.raises(error) as caught:
-        await decrypt(fields, body, tmp_path)
+        await decrypt(fields, body, tmp_path, unlock)
     if fields["expect"] == "corrupted":
         assert not isinstance(caught.value, UnsupportedFormatError)
     assert fields.get("passphrase", "\0") not in str(caught.value)

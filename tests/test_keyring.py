@@ -23,34 +23,13 @@ from vault.crypto.slots import KeyringSlot
 from vault.errors import KeyringUnavailableError, WrongKeyError
 from vault.storage import FileStorage
 
-from .encrypted_helpers import digest, log_in
+from .encrypted_helpers import DictKeyring, digest, log_in
 
 keyring = pytest.importorskip("keyring")
-from keyring.backend import KeyringBackend  # noqa: E402
 from keyring.backends import fail, null  # noqa: E402
-from keyring.errors import PasswordDeleteError, PasswordSetError  # noqa: E402
+from keyring.errors import PasswordSetError  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-class DictKeyring(KeyringBackend):
-    """A real, working keyring backend that keeps entries in this process."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entries: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.entries.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.entries[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if self.entries.pop((service, username), None) is None:
-            raise PasswordDeleteError("no such entry")
 
 
 class LockedKeyring(DictKeyring):

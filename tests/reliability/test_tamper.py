@@ -8,10 +8,9 @@ import base64
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import keyring
 import pytest
 
 from vault import decrypt_session_string, encrypt_session_string
@@ -27,7 +26,6 @@ from vault.errors import (
 )
 from vault.session_string import ENCRYPTED_PREFIX, SessionData, encode_session_string
 
-from ..test_keyring import DictKeyring
 from ._support import ROOT, Tally, scaled, session_files
 from ._tampering import (
     KEY,
@@ -71,17 +69,8 @@ def _variants(envelope: bytes) -> dict[str, list[bytes]]:
     }
 
 
-@pytest.fixture
-def in_process_keyring() -> Iterator[None]:
-    """A real keyring backend living in this process (see tests/test_keyring.py)."""
-    previous = keyring.get_keyring()
-    keyring.set_keyring(DictKeyring())
-    yield
-    keyring.set_keyring(previous)
-
-
 async def test_every_byte_of_an_auth_key_envelope_is_protected(
-    tmp_path: Path, tally: Tally, in_process_keyring: None
+    tmp_path: Path, tally: Tally, dict_keyring: object
 ) -> None:
     """In memory, all positions, against each of the three slots (passphrase, keyring and
     raw key)."""

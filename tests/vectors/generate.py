@@ -29,8 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import keyring as keyring_module
-
 from vault.crypto import rng
 from vault.crypto.envelope import CHECK_SIZE, Purpose
 from vault.crypto.kdf import CHEAP_KDF, DEFAULT_KDF, KdfParams
@@ -41,7 +39,7 @@ from vault.crypto.slots import Credentials
 from vault.crypto.strings import _encode
 from vault.session_string import ENCRYPTED_PREFIX, SessionData, pack_session
 
-from ..test_keyring import DictKeyring
+from ..encrypted_helpers import DictKeyring, installed_keyring
 
 HERE = Path(__file__).parent
 PASSPHRASE = "correct horse battery staple"
@@ -117,14 +115,10 @@ def _seal(
         key=RAW_KEY if key else None,
         keyring=KEYRING_SERVICE if keyring else False,
     )
-    previous = keyring_module.get_keyring()
-    keyring_module.set_keyring(DictKeyring())  # the new slot's key is read, not stored
-    try:
-        with rng._deterministic(seed.encode()):
-            keyset = Keyset.create(creds, kdf)
-            envelope = keyset.seal(purpose, binding, plaintext)
-    finally:
-        keyring_module.set_keyring(previous)
+    # The new slot's key is read from the keyset, not from the keyring.
+    with installed_keyring(DictKeyring()), rng._deterministic(seed.encode()):
+        keyset = Keyset.create(creds, kdf)
+        envelope = keyset.seal(purpose, binding, plaintext)
     secret = bytes(keyset.pending_keyring[0][1]) if keyring else None
     return Sealed(envelope, bytes(keyset._live_dek()), secret)
 
