@@ -88,7 +88,11 @@ def add_kdf_options(parser: argparse.ArgumentParser) -> None:
 def kdf_from_args(args: argparse.Namespace) -> KdfParams:
     """The Argon2id parameters the options ask for."""
     try:
-        return KdfParams(args.kdf_time_cost, args.kdf_memory_kib, args.kdf_parallelism)
+        # Costs below the floor named on the command line are the user's explicit choice (the
+        # tests use them); Credentials.kdf() warns about them.
+        return KdfParams(
+            args.kdf_time_cost, args.kdf_memory_kib, args.kdf_parallelism, allow_weak=True
+        )
     except ValueError as error:
         raise CliError(Exit.USAGE, str(error)) from None
 
