@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..crypto.kdf import DEFAULT_KDF, KdfParams
+from ..crypto.kdf import DEFAULT_KDF, DEFAULT_KDF_BUDGET, KdfParams
 from .exits import CliError, Exit
 from .secret_input import (
     prompt_secret,
@@ -90,11 +90,20 @@ def kdf_from_args(args: argparse.Namespace) -> KdfParams:
     try:
         # Costs below the floor named on the command line are the user's explicit choice (the
         # tests use them); Credentials.kdf() warns about them.
-        return KdfParams(
+        params = KdfParams(
             args.kdf_time_cost, args.kdf_memory_kib, args.kdf_parallelism, allow_weak=True
         )
     except ValueError as error:
         raise CliError(Exit.USAGE, str(error)) from None
+    if not DEFAULT_KDF_BUDGET.admits(params):
+        budget = DEFAULT_KDF_BUDGET
+        raise CliError(
+            Exit.USAGE,
+            f"--kdf-memory-kib is at most {budget.memory_cost} and --kdf-time-cost x "
+            f"--kdf-memory-kib at most {budget.work}: an unlock spends no more Argon2id work "
+            "before the data is authenticated, so stronger slots could not be opened again",
+        )
+    return params
 
 
 @dataclass
