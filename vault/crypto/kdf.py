@@ -147,6 +147,7 @@ class KdfBudget:
         return params.memory_cost <= self.memory_cost and spent + params.work <= self.work
 
     def describe(self) -> str:
+        """The limits in words, for error messages."""
         return f"memory_cost <= {self.memory_cost} KiB, work <= {self.work} KiB-passes in total"
 
 

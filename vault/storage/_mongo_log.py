@@ -17,10 +17,11 @@ __all__ = ["COMMAND_LOGGER", "install"]
 
 COMMAND_LOGGER: Final = "pymongo.command"
 _PLACEHOLDER: Final = "<auth_key redacted by session-vault>"
-# The field name, then (within the few characters of `": {"$binary": {"base64": "`, quotes
-# possibly escaped because the command is JSON inside JSON) its base64 value.
+# The field name, then the punctuation and keys of its extended-JSON binary (relaxed:
+# `": {"$binary": {"base64": "`, legacy: `": {"$binary": "`; quotes escaped when the command
+# is JSON inside JSON), then its base64 value.
 _VALUE: Final = re.compile(
-    r'(auth_key[\\"\s:{$a-zA-Z0-9]{0,60}?base64[\\"\s:]{1,12})[A-Za-z0-9+/=]+'
+    r'(auth_key(?:[\\"\s:{]|\$binary|base64){1,40}?)(?=[A-Za-z0-9+/]{8})[A-Za-z0-9+/=]+'
 )
 
 
