@@ -10,9 +10,23 @@ from typing import Any
 
 from .crypto import keyring_slot
 from .crypto.envelope import Envelope, Purpose, is_envelope, parse
-from .crypto.kdf import DEFAULT_KDF, KdfParams, Passphrase, passphrase_bytes
+from .crypto.kdf import (
+    DEFAULT_KDF,
+    DEFAULT_KDF_BUDGET,
+    KdfBudget,
+    KdfParams,
+    Passphrase,
+    passphrase_bytes,
+)
 from .crypto.keyset import Keyset
-from .crypto.slots import Credentials, KeyringSlot, PassphraseSlot, Slot, check_raw_key
+from .crypto.slots import (
+    Credentials,
+    KeyringSlot,
+    PassphraseSlot,
+    Slot,
+    check_budget,
+    check_raw_key,
+)
 from .crypto.strings import is_encrypted_string, open_session, parse_encrypted_string, seal_session
 from .crypto.wipe import wipe
 from .errors import (
@@ -67,11 +81,18 @@ class EncryptedStorage(FieldStorage):
     one given; an existing one opens with any slot it has. ``open()`` runs the passphrase KDF
     (Argon2id with ``kdf`` parameters) once; later calls reuse the unlocked data key.
 
+    The costs stored in a passphrase slot are read before anything is authenticated, so
+    ``open()`` spends at most ``kdf_budget`` (a :class:`~vault.crypto.KdfBudget`; the default
+    admits one slot of up to 256 MiB and 3 passes, or four slots of the default ``kdf``) and
+    skips slots over it. If you raise ``kdf`` beyond that, raise ``kdf_budget`` too, e.g.
+    ``kdf_budget=KdfBudget.admitting(kdf)``; a ``kdf`` the budget does not admit is refused here.
+
     ``open()`` raises :class:`~vault.errors.WrongKeyError` if nothing given unlocks the
-    session, :class:`~vault.errors.CorruptedError` if the stored data was modified or swapped
-    with another session's, and :class:`~vault.errors.PlaintextSessionError` if the session is
-    not encrypted yet (unless ``migrate=True``, which encrypts it). None of these changes the
-    stored data.
+    session, :class:`~vault.errors.KdfBudgetError` if passphrase slots were skipped as over
+    ``kdf_budget`` and nothing else opened it, :class:`~vault.errors.CorruptedError` if the
+    stored data was modified or swapped with another session's, and
+    :class:`~vault.errors.PlaintextSessionError` if the session is not encrypted yet (unless
+    ``migrate=True``, which encrypts it). None of these changes the stored data.
 
     The envelope is bound to the session name; after renaming a session on purpose, open it
     once with ``rebind=True``. A ``session_string`` (encrypted, or plain with ``migrate=True``)
@@ -89,6 +110,7 @@ class EncryptedStorage(FieldStorage):
         migrate: bool = False,
         kdf: KdfParams = DEFAULT_KDF,
         rebind: bool = False,
+        kdf_budget: KdfBudget = DEFAULT_KDF_BUDGET,
     ) -> None:
         if passphrase is None and keyring is False and key is None:
             raise ValueError("EncryptedStorage needs a passphrase, keyring=True or a key")
@@ -100,12 +122,20 @@ class EncryptedStorage(FieldStorage):
             check_raw_key(key)
         if not isinstance(kdf, KdfParams):
             raise TypeError("kdf must be a vault.crypto.KdfParams")
+        check_budget(kdf_budget)
+        if not kdf_budget.admits(kdf):
+            raise ValueError(
+                f"kdf (t={kdf.time_cost}, m={kdf.memory_cost} KiB) costs more than kdf_budget "
+                f"admits ({kdf_budget.describe()}), so its slots could not be opened again; "
+                "pass kdf_budget=KdfBudget.admitting(kdf) or larger"
+            )
         super().__init__(str(getattr(inner, "name", "")))
         self.inner = inner
         self._passphrase = passphrase
         self._keyring = keyring
         self._key = None if key is None else bytearray(key)
         self._kdf = kdf
+        self._kdf_budget = kdf_budget
         self._migrate = migrate
         self._rebind = rebind
         self._binding = _binding(self.name)
@@ -143,7 +173,9 @@ class EncryptedStorage(FieldStorage):
         await self.inner.open()
         self._bind_pass_through()
         try:
-            creds = Credentials.from_args(self._passphrase, self._keyring, self._key)
+            creds = Credentials.from_args(
+                self._passphrase, self._keyring, self._key, self._kdf_budget
+            )
             self._passphrase = None
             try:
                 await self._unlock(creds)

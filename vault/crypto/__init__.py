@@ -8,12 +8,24 @@ parameters), ``slots`` and ``keyring_slot`` (ways to unlock a vault's data key),
 
 from __future__ import annotations
 
-from .kdf import CHEAP_KDF, DEFAULT_KDF, KdfParams
+from .kdf import (
+    CHEAP_KDF,
+    DEFAULT_KDF,
+    DEFAULT_KDF_BUDGET,
+    MIN_MEMORY_KIB,
+    MIN_WORK,
+    KdfBudget,
+    KdfParams,
+)
 from .strings import decrypt_session_string, encrypt_session_string
 
 __all__ = [
     "CHEAP_KDF",
     "DEFAULT_KDF",
+    "DEFAULT_KDF_BUDGET",
+    "MIN_MEMORY_KIB",
+    "MIN_WORK",
+    "KdfBudget",
     "KdfParams",
     "decrypt_session_string",
     "encrypt_session_string",
