@@ -19,7 +19,6 @@ import pytest
 
 from vault import EncryptedStorage
 from vault.storage import FileStorage, MemoryStorage
-from vault.storage.compat import register_clients
 
 from .clients import Client, installed_client
 
@@ -169,7 +168,6 @@ def client_base(client: Client) -> type:
 
 
 def test_vault_storages_are_instances_of_the_client_storage(tmp_path: Path) -> None:
-    register_clients()
     base = client_base(CLIENT)
     assert isinstance(FileStorage("x", workdir=tmp_path), base)
     assert isinstance(MemoryStorage(), base)
