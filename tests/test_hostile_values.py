@@ -110,29 +110,20 @@ def craft(path: Path, field: str, value: object) -> None:
         db.close()
 
 
-@pytest.mark.parametrize(("field", "value"), HOSTILE, ids=[f"{f}-{_id(v)}" for f, v in HOSTILE])
-async def test_sqlite_field_of_the_wrong_type_or_size_is_refused(
-    tmp_path: Path, field: str, value: object
-) -> None:
-    path = await make_file(tmp_path, "crafted")
-    craft(path, field, value)
-    storage = FileStorage("crafted", workdir=tmp_path)
-    await storage.open()
-    try:
-        with pytest.raises(StoredValueError) as raised:
-            await getattr(storage, field)()
-        assert_refused(raised, field, "crafted")
-    finally:
-        await storage.close()
+SQLITE_CASES = [("pyrofork", f, v) for f, v in HOSTILE] + [
+    ("kurigram", f, v) for f, v in KURIGRAM_HOSTILE
+]
 
 
 @pytest.mark.parametrize(
-    ("field", "value"), KURIGRAM_HOSTILE, ids=[f"{f}-{_id(v)}" for f, v in KURIGRAM_HOSTILE]
+    ("layout", "field", "value"),
+    SQLITE_CASES,
+    ids=[f"{layout}-{f}-{_id(v)}" for layout, f, v in SQLITE_CASES],
 )
-async def test_sqlite_kurigram_address_of_the_wrong_type_or_size_is_refused(
-    tmp_path: Path, field: str, value: object
+async def test_sqlite_field_of_the_wrong_type_or_size_is_refused(
+    tmp_path: Path, layout: str, field: str, value: object
 ) -> None:
-    path = await make_file(tmp_path, "crafted", layout="kurigram")
+    path = await make_file(tmp_path, "crafted", layout)
     craft(path, field, value)
     storage = FileStorage("crafted", workdir=tmp_path)
     await storage.open()

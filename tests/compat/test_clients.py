@@ -20,15 +20,9 @@ import pytest
 from vault import EncryptedStorage
 from vault.storage import FileStorage, MemoryStorage
 
-from .clients import Client, installed_client
+from .clients import Client, required_client
 
-CLIENT = installed_client()
-if CLIENT is None:
-    pytest.skip(
-        "no single Pyrogram-family client installed; run `nox` for these tests",
-        allow_module_level=True,
-    )
-assert CLIENT is not None
+CLIENT = required_client()
 
 AUTH_KEY = os.urandom(256)
 SESSION = {"dc_id": 5, "api_id": 2040, "test_mode": False, "auth_key": AUTH_KEY,

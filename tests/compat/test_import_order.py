@@ -14,15 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from .clients import installed_client
+from .clients import required_client
 
-CLIENT = installed_client()
-if CLIENT is None:
-    pytest.skip(
-        "no single Pyrogram-family client installed; run `nox` for these tests",
-        allow_module_level=True,
-    )
-assert CLIENT is not None
+CLIENT = required_client()
 
 IMPORT_CLIENT = f"import {CLIENT.package}"
 IMPORT_VAULT = "import vault"

@@ -108,9 +108,10 @@ class _ClientStorageFinder(importlib.abc.MetaPathFinder):
         if fullname not in _BASE_NAMES:
             return None
         for finder in sys.meta_path:
-            if isinstance(finder, _ClientStorageFinder):
+            find = getattr(finder, "find_spec", None)
+            if find is None or isinstance(finder, _ClientStorageFinder):
                 continue
-            spec = finder.find_spec(fullname, path, target)
+            spec: ModuleSpec | None = find(fullname, path, target)
             if spec is not None:
                 break
         else:
