@@ -94,6 +94,4 @@ def _described(value: object) -> str:
     kind = type(value).__name__
     if isinstance(value, bytes | bytearray | str | list | dict):
         return f"{kind} of length {len(value)}"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{kind} out of range"
     return kind

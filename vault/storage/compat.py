@@ -122,8 +122,8 @@ class _ClientStorageFinder(importlib.abc.MetaPathFinder):
 
 
 class _RegisteringLoader(importlib.abc.Loader):
-    """The real loader, plus registration after the module has run. The module is handed
-    its real loader back then, so nothing of this stays visible on it."""
+    """The real loader, plus registration once the module has run. The module gets the real
+    loader back before it runs, so nothing of this stays visible on it."""
 
     def __init__(self, loader: importlib.abc.Loader) -> None:
         self._loader = loader
