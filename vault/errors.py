@@ -27,6 +27,7 @@ __all__ = [
     "StorageNotOpenError",
     "StorageStateError",
     "StorageWriteError",
+    "StoredValueError",
     "UnsupportedDriverError",
     "UnsupportedFormatError",
     "VaultError",
@@ -93,6 +94,16 @@ class WrongKeyError(VaultError):
 
 class CorruptedError(VaultError):
     """Encrypted data was truncated or modified; it cannot be trusted or decrypted."""
+
+
+class StoredValueError(CorruptedError):
+    """A stored session field holds a value of the wrong type or size: the session was
+    modified outside vault, or is damaged. ``field`` and ``session`` name where."""
+
+    def __init__(self, message: str, *, session: str = "", field: str = "") -> None:
+        super().__init__(message)
+        self.session = session
+        self.field = field
 
 
 class UnsupportedFormatError(CorruptedError):

@@ -115,3 +115,17 @@ def installed_client() -> Client | None:
         return match[0]
     # Several clients share the pyrogram package: only nox's one-client venvs can tell them apart.
     return found[0] if len(found) == 1 else None
+
+
+def required_client() -> Client:
+    """The installed client; skips the calling test module when there is none (the main test
+    run, outside nox)."""
+    client = installed_client()
+    if client is None:
+        import pytest  # noqa: PLC0415 - only test modules call this
+
+        pytest.skip(
+            "no single Pyrogram-family client installed; run `nox` for these tests",
+            allow_module_level=True,
+        )
+    return client

@@ -19,17 +19,10 @@ import pytest
 
 from vault import EncryptedStorage
 from vault.storage import FileStorage, MemoryStorage
-from vault.storage.compat import register_clients
 
-from .clients import Client, installed_client
+from .clients import Client, required_client
 
-CLIENT = installed_client()
-if CLIENT is None:
-    pytest.skip(
-        "no single Pyrogram-family client installed; run `nox` for these tests",
-        allow_module_level=True,
-    )
-assert CLIENT is not None
+CLIENT = required_client()
 
 AUTH_KEY = os.urandom(256)
 SESSION = {"dc_id": 5, "api_id": 2040, "test_mode": False, "auth_key": AUTH_KEY,
@@ -169,7 +162,6 @@ def client_base(client: Client) -> type:
 
 
 def test_vault_storages_are_instances_of_the_client_storage(tmp_path: Path) -> None:
-    register_clients()
     base = client_base(CLIENT)
     assert isinstance(FileStorage("x", workdir=tmp_path), base)
     assert isinstance(MemoryStorage(), base)

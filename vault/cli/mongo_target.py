@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..crypto.envelope import Header
 from ..storage import MemoryStorage
+from ..storage._values import checked
 from .exits import CliError, Exit
 from .mongo_options import read_uri, translated
 from .sessionfile import stored_header
@@ -33,11 +34,12 @@ LEASE_TIMEOUT = 30.0
 SESSION_FIELDS = ("dc_id", "api_id", "test_mode", "auth_key", "date", "user_id", "is_bot")
 
 
-def _from_stored(field: str, stored: Any) -> Any:
-    """A stored field as MongoStorage reads it (importing the driver only when used)."""
+def _from_stored(name: str, field: str, stored: Any) -> Any:
+    """A stored field of session ``name`` as MongoStorage reads it, refused as it refuses it
+    (importing the driver only when used)."""
     from ..storage.mongo import _from_stored as convert  # noqa: PLC0415
 
-    return convert(field, stored)
+    return convert(field, checked(name, field, stored))
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ class MongoSnapshot(MemoryStorage):
     async def open(self) -> None:
         await super().open()
         for field in SESSION_FIELDS:
-            value = _from_stored(field, self._document.get(field))
+            value = _from_stored(self.name, field, self._document.get(field))
             if value is not None:
                 await getattr(self, field)(value)
 
@@ -141,7 +143,7 @@ class MongoSessions:
     async def view(self, name: str) -> MongoView:
         """Read what the session holds, changing nothing."""
         doc = await self.document(name)
-        stored = _from_stored("auth_key", doc.get("auth_key"))
+        stored = _from_stored(name, "auth_key", doc.get("auth_key"))
         header = stored_header(stored, self.label(name))
         db, scope = self._db(name), self._scope(name)
         with self.translated():
@@ -156,7 +158,9 @@ class MongoSessions:
             shared=self.database is not None,
             header=header,
             has_auth_key=stored is not None,
-            fields={f: _from_stored(f, doc.get(f)) for f in SESSION_FIELDS if f != "auth_key"},
+            fields={
+                f: _from_stored(name, f, doc.get(f)) for f in SESSION_FIELDS if f != "auth_key"
+            },
             peers=counts[0],
             usernames=counts[1],
             update_states=counts[2],

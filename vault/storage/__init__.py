@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from . import compat
 from .base import UNSET, Storage
 from .file import FileStorage
 from .memory import MemoryStorage
@@ -18,6 +19,9 @@ if TYPE_CHECKING:
     from .mongo import MongoStorage
 
 __all__ = ["UNSET", "FileStorage", "MemoryStorage", "MongoStorage", "SQLiteStorage", "Storage"]
+
+# Clients that type-check storage engines must accept vault's, whatever the import order.
+compat.install()
 
 
 def __getattr__(name: str) -> Any:

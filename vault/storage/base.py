@@ -18,7 +18,6 @@ from ..session_string import (
     decode_session_string,
     encode_session_string,
 )
-from .compat import register_loaded_clients
 from .datacenters import public_address
 from .update_states import UpdateStateLike, as_states, merge_state, select_states, state_ids
 
@@ -68,8 +67,6 @@ class Storage(abc.ABC):
 
     def __init__(self, name: str) -> None:
         self.name = name
-        # Clients that type-check storage engines must accept this one (see compat.py).
-        register_loaded_clients()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"

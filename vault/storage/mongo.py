@@ -21,6 +21,7 @@ from ..errors import (
 )
 from ..peers import AnyPeerRow, UsernameRow, full_peer_rows, get_input_peer, usernames_by_peer
 from . import _mongo_log
+from ._values import checked
 from .base import UNSET, StateRow, Unset
 from .fields import FieldStorage
 
@@ -429,7 +430,8 @@ class MongoStorage(FieldStorage):
         self._check()
         if value is UNSET:
             doc = await self._session.find_one({"_id": self._session_id}, {field: 1})
-            return _from_stored(field, None if doc is None else doc.get(field))
+            stored = None if doc is None else doc.get(field)
+            return _from_stored(field, checked(self.name, field, stored))
         await self._session.update_one({"_id": self._session_id}, {"$set": {field: value}})
         return None
 

@@ -17,6 +17,7 @@ import aiosqlite
 from ..errors import StorageClosedError, StorageNotOpenError, StorageStateError
 from ..peers import AnyPeerRow, UsernameRow, get_input_peer, usernames_by_peer
 from . import redaction
+from ._values import checked
 from .base import UNSET, StateRow, Unset
 from .fields import FieldStorage
 from .inline import InlineConnection
@@ -479,7 +480,7 @@ class SQLiteStorage(FieldStorage):
         assert column in self._layout.session_columns  # column names are never user input
         if value is UNSET:
             row = await self._fetchone(f"SELECT {column} FROM sessions")
-            result = None if row is None else row[0]
+            result = None if row is None else checked(self.name, column, row[0])
             if column in _BOOL_COLUMNS and result is not None:
                 return bool(result)
             return result
