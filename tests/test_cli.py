@@ -20,6 +20,7 @@ from vault.cli.exits import CliError
 from vault.cli.rewrite import rewrite
 from vault.cli.vaults import check_same_key
 from vault.crypto.envelope import Envelope, Purpose, parse
+from vault.errors import CorruptedError
 from vault.storage import FileStorage, MemoryStorage
 
 from .cli_helpers import (
@@ -191,6 +192,31 @@ def test_info_of_a_plaintext_file_says_how_to_protect_it(plain: Fixture) -> None
     assert result.returncode == 0, result.stderr
     assert f"session-vault encrypt {plain.path}" in result.stdout
     assert digest(plain.path) == before
+
+
+@pytest.mark.parametrize("version", [0x02, 0x01], ids=["unknown-version", "bad-check"])
+def test_info_and_the_library_agree_on_a_256_byte_value_with_the_magic(
+    tmp_path: Path, pwfile: Path, version: int
+) -> None:
+    """256 bytes starting with the envelope magic are an envelope cut short, not a plain key:
+    the library refuses to open (or migrate) them, and ``info`` and ``encrypt`` say the same
+    instead of "stored in the clear"."""
+    fixture = client_fixture("pyrofork-2.3.69", tmp_path)
+    forged = b"SVLT" + bytes([version]) + os.urandom(251)
+    with contextlib.closing(sqlite3.connect(fixture.path)) as db:
+        db.execute("UPDATE sessions SET auth_key = ?", (forged,))
+        db.commit()
+    with pytest.raises(CorruptedError) as library:
+        open_auth_key(fixture.path, passphrase=PASSPHRASE, migrate=True)
+    message = " ".join(str(library.value).split())
+    before = digest(fixture.path)
+
+    for args in (["info"], ["info", "--json"], ["encrypt", "--passphrase-file", pwfile, *CHEAP]):
+        result = run_cli(*args, fixture.path)
+        _assert_clean_failure(result, 6, message)
+        assert result.stdout == "" and "in the clear" not in result.stderr
+    assert digest(fixture.path) == before
+    assert leftovers(tmp_path) == []
 
 
 def test_passphrase_from_environment(plain: Fixture) -> None:

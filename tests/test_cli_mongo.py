@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from vault import decrypt_session_string
+from vault.errors import CorruptedError
 from vault.session_string import decode_session_string
 from vault.storage import MongoStorage
 
@@ -331,3 +332,23 @@ def test_the_uri_password_never_reaches_the_output(password: str) -> None:
     output = result.stdout + result.stderr
     for secret in (password, password.replace("%40", "@").replace("%3A", ":")):
         assert secret not in output
+
+
+async def test_info_and_the_library_agree_on_a_256_byte_value_with_the_magic(
+    conn: Any, uri: list[str], env: dict[str, str], shared: str
+) -> None:
+    """As for files: 256 bytes starting with the envelope magic are refused as damaged by
+    ``info`` just as the library refuses them, not shown as a key stored in the clear."""
+    await make_session(conn, "bob", shared)
+    forged = b"SVLT" + bytes([2]) + os.urandom(251)
+    await conn[shared].session.update_one({"_id": "bob"}, {"$set": {"auth_key": forged}})
+    with pytest.raises(CorruptedError) as library:
+        await open_key(conn, "bob", shared, passphrase=PASSPHRASE, migrate=True)
+
+    result = cli(env, "info", *uri, "--name", "bob", "--database", shared)
+
+    assert result.returncode == 6, result.stderr
+    [line] = error_lines(result)
+    assert " ".join(str(library.value).split()) in line
+    assert result.stdout == ""
+    assert (await raw(conn, "bob", shared))["auth_key"] == forged

@@ -12,7 +12,7 @@ from vault import decrypt_session_string, encrypt_session_string
 from vault.crypto import CHEAP_KDF, KdfParams
 from vault.crypto import kdf as kdf_module
 from vault.crypto.aead import Aead
-from vault.crypto.envelope import CHECK_SIZE, MAX_SLOTS, Purpose, parse
+from vault.crypto.envelope import CHECK_SIZE, MAX_SLOTS, Purpose, classify_auth_key, parse
 from vault.crypto.keyset import Keyset
 from vault.crypto.slots import Credentials, PassphraseSlot, RawKeySlot
 from vault.crypto.strings import parse_encrypted_string
@@ -86,6 +86,18 @@ def test_unknown_version_is_named(sealed: bytes) -> None:
 def test_non_bytes_are_corrupted() -> None:
     with pytest.raises(CorruptedError, match="got str"):
         parse("SVLT", Purpose.AUTH_KEY)  # type: ignore[arg-type]
+
+
+def test_stored_auth_keys_are_classified_by_the_magic_first(sealed: bytes) -> None:
+    assert classify_auth_key(None) == "empty"
+    assert classify_auth_key(AUTH_KEY) == classify_auth_key(bytearray(AUTH_KEY)) == "plaintext"
+    assert classify_auth_key(sealed) == classify_auth_key(memoryview(sealed)) == "sealed"
+    # Cut to an auth key's size, an envelope is still one (parse refuses it), never plaintext.
+    assert classify_auth_key(sealed[:256]) == "sealed"
+    with pytest.raises(CorruptedError):
+        parse(sealed[:256], Purpose.AUTH_KEY)
+    for damaged in (b"", AUTH_KEY[:255], AUTH_KEY + b"x", "x" * 256, 256, [0] * 256):
+        assert classify_auth_key(damaged) == "damaged", damaged
 
 
 def test_wrong_purpose_is_detected(sealed: bytes) -> None:

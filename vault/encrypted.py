@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from .crypto import keyring_slot
-from .crypto.envelope import Envelope, Purpose, is_envelope, parse
+from .crypto.envelope import Envelope, Purpose, classify_auth_key, parse
 from .crypto.kdf import (
     DEFAULT_KDF,
     DEFAULT_KDF_BUDGET,
@@ -515,14 +515,7 @@ async def _purge(inner: Storage) -> None:
 
 
 def _is_plain_auth_key(stored: object) -> bool:
-    # An envelope is always longer than 256 bytes; one cut to exactly 256 still starts with the
-    # magic and must be refused as damaged, not sealed again as if it were a key. (A real key
-    # starting with the magic, odds 2**-32, is then refused too rather than migrated.)
-    return (
-        isinstance(stored, bytes | bytearray | memoryview)
-        and len(stored) == AUTH_KEY_SIZE
-        and not is_envelope(stored)
-    )
+    return classify_auth_key(stored) == "plaintext"
 
 
 def _binding(name: str) -> bytes:

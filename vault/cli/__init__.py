@@ -6,8 +6,11 @@ dependency to a security package whose users install it next to their Telegram c
 
 Modules: :mod:`.app` (parser, dispatch, errors), :mod:`.exits` (exit codes),
 :mod:`.secret_input` and :mod:`.credentials` (passphrases and keys, never from argv),
-:mod:`.atomic` and :mod:`.rewrite` (crash-safe replacement), :mod:`.sessionfile`
-(read-only views), the command modules, and :mod:`.progress`.
+:mod:`.target` (one session wherever it is kept; :mod:`.file_target` and
+:mod:`.mongo_target` are its two kinds), :mod:`.commands` (each command once, for every
+target), :mod:`.vaults` (opening and editing a session), :mod:`.atomic` and :mod:`.rewrite`
+(crash-safe replacement of files), :mod:`.sessionfile` (storages over files),
+:mod:`.describe` (``info``), :mod:`.string_commands` and :mod:`.progress`.
 """
 
 from __future__ import annotations

@@ -15,11 +15,12 @@ import textwrap
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TypeAlias, TypeVar
+from typing import Any, TypeAlias
 
 from .. import __version__
 from ..crypto.keyring_slot import DEFAULT_SERVICE
-from . import file_commands, mongo_commands, read_commands, string_commands
+from . import commands as session_commands
+from . import string_commands
 from .credentials import (
     Credentials,
     PassphraseSource,
@@ -28,10 +29,11 @@ from .credentials import (
     add_passphrase_options,
 )
 from .exits import Exit, exit_code
-from .file_commands import SlotChange, slot_summary
+from .file_target import FileTarget
 from .mongo_options import add_mongo_options, requested
-from .mongo_target import MongoSessions, connected
+from .mongo_target import MongoTarget, connected
 from .progress import Progress, expand_paths
+from .target import Target
 
 __all__ = ["build_parser", "main"]
 
@@ -49,7 +51,6 @@ exit codes:
 """
 
 Runner = Callable[[argparse.Namespace], Awaitable[int]]
-Item = TypeVar("Item")
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
@@ -99,31 +100,42 @@ def _code(error: BaseException) -> int:
 # --- commands ------------------------------------------------------------------------------
 
 
-async def _each_file(
-    args: argparse.Namespace, work: Callable[[Path], Awaitable[str]], *, progress: bool = True
+async def _each_target(
+    args: argparse.Namespace,
+    work: Callable[[Target[Any]], Awaitable[str]],
+    *,
+    many: bool = True,
+    progress: bool = True,
 ) -> int:
-    """Run ``work`` on every file the arguments name; report each outcome or error."""
-    paths = expand_paths(args.paths, recursive=getattr(args, "recursive", False))
-    return await _each(args, paths, work, progress=progress)
+    """Run ``work`` on every session the arguments name: files (with ``many``, the paths,
+    directories and globs of ``args.paths``; else the one ``args.path``) or MongoDB sessions
+    (``--mongo-uri``); report each outcome or error."""
+    paths = args.paths if many else args.path
+    if requested(args, paths):
+        async with connected(args) as sessions:
+            found = [MongoTarget(sessions, name) for name in await sessions.names(args)]
+            return await _each(args, found, work, progress=progress)
+    files = expand_paths(paths, recursive=getattr(args, "recursive", False)) if many else [paths]
+    return await _each(args, [FileTarget(Path(p)) for p in files], work, progress=progress)
 
 
 async def _each(
     args: argparse.Namespace,
-    items: Sequence[Item],
-    work: Callable[[Item], Awaitable[str]],
+    targets: Sequence[Target[Any]],
+    work: Callable[[Target[Any]], Awaitable[str]],
     *,
     progress: bool = True,
 ) -> int:
-    """Run ``work`` on every item (file or session name); report each outcome or error."""
-    bar = Progress(len(items), enabled=progress and not getattr(args, "no_progress", False))
+    """Run ``work`` on every target; report each outcome or error."""
+    bar = Progress(len(targets), enabled=progress and not getattr(args, "no_progress", False))
     result = 0
-    for item in items:
-        bar.start(str(item))
+    for target in targets:
+        bar.start(target.label)
         try:
-            outcome = await work(item)
+            outcome = await work(target)
         except Exception as error:
             bar.clear()
-            where = item if len(items) > 1 and isinstance(item, Path | str) else None
+            where = target.label if len(targets) > 1 else None
             code = report(error, debug=args.debug, path=where)
             result = result or code
         else:
@@ -133,23 +145,9 @@ async def _each(
     return result
 
 
-async def _each_session(
-    args: argparse.Namespace,
-    work: Callable[[MongoSessions, str], Awaitable[str]],
-    *,
-    progress: bool = True,
-) -> int:
-    """Run ``work`` on the MongoDB session(s) the options name."""
-    async with connected(args) as sessions:
-        names = await sessions.names(args)
-        return await _each(args, names, lambda name: work(sessions, name), progress=progress)
-
-
 async def _encrypt(args: argparse.Namespace) -> int:
     creds = Credentials(args, label="New passphrase")
-    if requested(args, args.paths):
-        return await _each_session(args, lambda db, name: mongo_commands.encrypt(db, name, creds))
-    return await _each_file(args, lambda path: file_commands.encrypt(path, creds))
+    return await _each_target(args, lambda target: session_commands.encrypt(target, creds))
 
 
 async def _decrypt(args: argparse.Namespace) -> int:
@@ -161,37 +159,13 @@ async def _decrypt(args: argparse.Namespace) -> int:
         )
         return Exit.USAGE
     creds = Credentials(args)
-    if requested(args, args.paths):
-        return await _each_session(args, lambda db, name: mongo_commands.decrypt(db, name, creds))
-    return await _each_file(args, lambda path: file_commands.decrypt(path, creds))
+    return await _each_target(args, lambda target: session_commands.decrypt(target, creds))
 
 
 async def _info(args: argparse.Namespace) -> int:
-    if requested(args, args.paths):
-        return await _each_session(
-            args, lambda db, name: mongo_commands.info(db, name, as_json=args.json), progress=False
-        )
-    return await _each_file(
-        args, lambda path: read_commands.info(path, as_json=args.json), progress=False
+    return await _each_target(
+        args, lambda target: session_commands.info(target, as_json=args.json), progress=False
     )
-
-
-async def _single(outcome: Awaitable[str]) -> int:
-    print(await outcome, flush=True)
-    return Exit.OK
-
-
-async def _change_slots(
-    args: argparse.Namespace, creds: Credentials, change: SlotChange, done: str
-) -> int:
-    """Run a slot change on the MongoDB session the options name; ``done`` is the message,
-    with ``{session}`` and ``{slots}`` filled in."""
-
-    async def work(sessions: MongoSessions, name: str) -> str:
-        slots = await mongo_commands.change_slots(sessions, name, creds, change)
-        return done.format(session=sessions.label(name), slots=slot_summary(slots))
-
-    return await _each_session(args, work)
 
 
 async def _passwd(args: argparse.Namespace) -> int:
@@ -199,42 +173,36 @@ async def _passwd(args: argparse.Namespace) -> int:
         args.new_passphrase_env, args.new_passphrase_file, "New passphrase", "new-"
     )
     creds = Credentials(args)
-    if requested(args, args.path):
-        change = file_commands.passwd_change(creds, new)
-        return await _change_slots(args, creds, change, "changed the passphrase of {session}")
-    return await _single(file_commands.passwd(Path(args.path), creds, new))
+    return await _each_target(
+        args, lambda target: session_commands.passwd(target, creds, new), many=False
+    )
 
 
 async def _add_key(args: argparse.Namespace) -> int:
     creds = Credentials(args)
-    if requested(args, args.path):
-        change = file_commands.add_key_change(creds, args.kind, args)
-        done = f"added a {args.kind} slot to {{session}} ({{slots}})"
-        return await _change_slots(args, creds, change, done)
-    return await _single(file_commands.add_key(Path(args.path), creds, args.kind, args))
+    return await _each_target(
+        args, lambda target: session_commands.add_key(target, creds, args.kind, args), many=False
+    )
 
 
 async def _remove_key(args: argparse.Namespace) -> int:
     creds = Credentials(args)
-    if requested(args, args.path):
-        change = file_commands.remove_key_change(creds, args.slot)
-        done = f"removed key slot {args.slot} from {{session}} ({{slots}})"
-        return await _change_slots(args, creds, change, done)
-    return await _single(file_commands.remove_key(Path(args.path), creds, args.slot))
+    return await _each_target(
+        args, lambda target: session_commands.remove_key(target, creds, args.slot), many=False
+    )
 
 
 async def _export(args: argparse.Namespace) -> int:
     creds = Credentials(args)
-    if requested(args, args.path):
-        return await _each_session(
-            args, lambda db, name: mongo_commands.export(db, name, creds, plain=args.plain)
-        )
-    return await _single(read_commands.export(Path(args.path), creds, plain=args.plain))
+    return await _each_target(
+        args, lambda target: session_commands.export(target, creds, plain=args.plain), many=False
+    )
 
 
 async def _import(args: argparse.Namespace) -> int:
     creds = Credentials(args, label="New passphrase")
-    return await _single(string_commands.import_session(Path(args.out), creds, args))
+    print(await string_commands.import_session(Path(args.out), creds, args), flush=True)
+    return Exit.OK
 
 
 async def _string_encrypt(args: argparse.Namespace) -> int:

@@ -1,5 +1,12 @@
-"""MongoDB sessions for the command line: a client, and read-only copies of session
-documents. The driver is imported only when a command names a MongoDB session.
+"""MongoDB sessions for the command line: a client, read-only copies of session documents,
+and a session as a :class:`~vault.cli.target.Target`. The driver is imported only when a
+command names a MongoDB session.
+
+A server has no atomic file replace, so every change is one update of the session document's
+``auth_key`` field (the server applies it whole or not at all), made while holding the
+session's lease. The result is then read back from the server and opened with the new
+credentials; only then is success reported. If it does not open, the previous value is put
+back. A crash at any moment leaves the old value or the new one, each usable.
 
 The layouts are those of :class:`~vault.storage.MongoStorage` (see ``docs/mongo.md``): by
 default a database named after the session with its document at ``_id`` 0; with
@@ -14,24 +21,22 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..crypto.envelope import Header
 from ..storage import MemoryStorage
 from ..storage._values import checked
 from .exits import CliError, Exit
 from .mongo_options import read_uri, translated
-from .sessionfile import stored_header
+from .target import CACHE_TABLES, SESSION_FIELDS, Target
+from .vaults import Edit, Outcome, read_auth_key
 
 if TYPE_CHECKING:
     from ..storage.mongo import MongoStorage
 
-__all__ = ["MongoSessions", "MongoSnapshot", "MongoView", "connected"]
+__all__ = ["MongoSessions", "MongoSnapshot", "MongoTarget", "connected"]
 
 #: Seconds a killed command's lease keeps lease-using clients out of the session.
 LEASE_TIMEOUT = 30.0
-SESSION_FIELDS = ("dc_id", "api_id", "test_mode", "auth_key", "date", "user_id", "is_bot")
 
 
 def _from_stored(name: str, field: str, stored: Any) -> Any:
@@ -42,37 +47,17 @@ def _from_stored(name: str, field: str, stored: Any) -> Any:
     return convert(field, checked(name, field, stored))
 
 
-@dataclass(frozen=True)
-class MongoView:
-    """What a session document holds, read without any key (no auth key in here)."""
-
-    name: str
-    database: str
-    shared: bool
-    header: Header | None
-    has_auth_key: bool
-    fields: dict[str, Any]
-    peers: int
-    usernames: int
-    update_states: int
-    lease: dict[str, Any] | None
-
-    @property
-    def encrypted(self) -> bool:
-        return self.header is not None
-
-
 class MongoSnapshot(MemoryStorage):
     """A session document copied into memory: nothing done through it reaches the server."""
 
     def __init__(self, name: str, document: dict[str, Any]) -> None:
         super().__init__(name)
-        self._document = document
+        self.document = document
 
     async def open(self) -> None:
         await super().open()
         for field in SESSION_FIELDS:
-            value = _from_stored(self.name, field, self._document.get(field))
+            value = _from_stored(self.name, field, self.document.get(field))
             if value is not None:
                 await getattr(self, field)(value)
 
@@ -91,8 +76,12 @@ class MongoSessions:
             return f"MongoDB session {name!r}"
         return f"MongoDB session {name!r} in database {self.database!r}"
 
+    def database_of(self, name: str) -> str:
+        """The database that holds session ``name``."""
+        return self.database if self.database is not None else name
+
     def _db(self, name: str) -> Any:
-        return self.client[self.database if self.database is not None else name]
+        return self.client[self.database_of(name)]
 
     def _scope(self, name: str) -> dict[str, Any]:
         return {} if self.database is None else {"session": name}
@@ -140,36 +129,81 @@ class MongoSessions:
             )
         return dict(doc)
 
-    async def view(self, name: str) -> MongoView:
-        """Read what the session holds, changing nothing."""
-        doc = await self.document(name)
-        stored = _from_stored(name, "auth_key", doc.get("auth_key"))
-        header = stored_header(stored, self.label(name))
+    async def counts(self, name: str) -> dict[str, int]:
+        """How many peers, usernames and update states the session caches."""
         db, scope = self._db(name), self._scope(name)
         with self.translated():
-            counts = [
-                await db[c].count_documents(scope) for c in ("peers", "usernames", "update_state")
-            ]
-        lease = doc.get("lease")
-        fresh = isinstance(lease, dict) and float(lease.get("expires", 0)) > time.time()
-        return MongoView(
-            name=name,
-            database=db.name,
-            shared=self.database is not None,
-            header=header,
-            has_auth_key=stored is not None,
-            fields={
-                f: _from_stored(name, f, doc.get(f)) for f in SESSION_FIELDS if f != "auth_key"
-            },
-            peers=counts[0],
-            usernames=counts[1],
-            update_states=counts[2],
-            lease=lease if fresh else None,
-        )
+            return {
+                key: await db[collection].count_documents(scope)
+                for key, collection in CACHE_TABLES.items()
+            }
 
     async def snapshot(self, name: str) -> MongoSnapshot:
         """An unopened in-memory copy of the session as it is on the server now."""
         return MongoSnapshot(name, await self.document(name))
+
+
+class MongoTarget(Target[MongoSnapshot]):
+    """The session ``name`` reached through ``sessions``."""
+
+    def __init__(self, sessions: MongoSessions, name: str) -> None:
+        self.sessions = sessions
+        self.name = name
+        self.label = sessions.label(name)
+        shared = "" if sessions.database is None else f" --database {sessions.database}"
+        self.cli_args = f"--mongo-uri URI --name {name}{shared}"
+
+    async def snapshot(self) -> MongoSnapshot:
+        return await self.sessions.snapshot(self.name)
+
+    def locked(self) -> contextlib.AbstractContextManager[None]:
+        """Driver errors translated; the lease is taken by :meth:`change`."""
+        return self.sessions.translated()
+
+    async def change(self, edit: Edit) -> Outcome:
+        """See :meth:`Target.change`: the result is read back from the server while the lease
+        is still held; if it does not give the same auth key, the previous value is put back."""
+        with self.sessions.translated():
+            previous = (await self.sessions.document(self.name)).get("auth_key")
+            inner = self.sessions.storage(self.name)
+            async with edit(inner) as outcome:
+                try:
+                    snapshot = await self.snapshot()
+                    same = await read_auth_key(snapshot, **outcome.check) == outcome.key
+                except Exception:
+                    same = False
+                if not same:
+                    await inner.auth_key(previous)
+                    raise CliError(
+                        Exit.INTERNAL,
+                        f"the changed {self.label} did not give back the same auth key; its "
+                        "previous value was put back (please report this)",
+                    )
+            return outcome
+
+    async def _place(self, snapshot: MongoSnapshot) -> dict[str, Any]:
+        lease = snapshot.document.get("lease")
+        if not isinstance(lease, dict) or float(lease.get("expires", 0)) <= time.time():
+            lease = {}  # none, or one a killed command left that has expired
+        return {
+            "database": self.sessions.database_of(self.name),
+            "layout": "default" if self.sessions.database is None else "shared",
+            "session_name": self.name,
+            "lease_owner": lease.get("owner"),
+        }
+
+    async def _counts(self, snapshot: MongoSnapshot) -> dict[str, int]:
+        return await self.sessions.counts(self.name)
+
+    def head(self, facts: dict[str, Any]) -> list[str]:
+        shared = facts["layout"] == "shared"
+        layout = "shared layout" if shared else "default layout: one database per session"
+        owner = facts["lease_owner"]
+        return [
+            f"database:       {facts['database']} ({layout})",
+            f"session name:   {facts['session_name']}",
+            f"in use:         {'yes, lease held by ' + str(owner) if owner else 'no'}",
+        ]
 
 
 @asynccontextmanager

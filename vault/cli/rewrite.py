@@ -24,12 +24,17 @@ Step = Callable[[Path], Awaitable[None]]
 
 
 async def rewrite(
-    path: Path, change: Step, verify: Step, *, forbidden: bytes | None = None
+    path: Path,
+    change: Step,
+    verify: Step,
+    *,
+    forbidden: bytes | Callable[[], bytes | None] | None = None,
 ) -> None:
     """Replace ``path`` by a copy that ``change`` modified and ``verify`` accepted.
 
     Call it while holding :func:`~vault.cli.atomic.locked` on ``path``. ``forbidden``: bytes
-    that must not remain anywhere in the new file or its side files.
+    that must not remain anywhere in the new file or its side files, or a function that
+    returns them (or ``None``) once ``change`` ran.
     """
     remove_stale_temps(path)
     temp = temp_path(path)
@@ -38,7 +43,8 @@ async def rewrite(
         await change(temp)
         await asyncio.to_thread(_compact, temp)
         await verify(temp)
-        if forbidden is not None and scan_for(temp, forbidden):
+        secret = forbidden() if callable(forbidden) else forbidden
+        if secret is not None and scan_for(temp, secret):
             raise CliError(
                 Exit.INTERNAL,
                 f"the plaintext auth key was still found in the new copy of {path}; the "

@@ -1,30 +1,21 @@
-"""Session files as the command line sees them: a path, the session name bound into its
-envelope, a read-only view that never changes the file, and what the file holds."""
+"""Session files as the command line opens them: a storage over a file at any path (a
+temporary copy keeps the real session name, which the envelope binds) and a read-only
+snapshot that never changes the file."""
 
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 import aiosqlite
 
-from ..crypto.envelope import Header, Purpose, is_envelope, parse
-from ..errors import CorruptedError, SchemaError
-from ..session_string import AUTH_KEY_SIZE
+from ..errors import SchemaError
 from ..storage import FileStorage, SQLiteStorage
 from ..storage.schema import detect_version, is_not_a_database
 from .exits import CliError, Exit
 
-__all__ = [
-    "SessionFile",
-    "SessionView",
-    "Snapshot",
-    "read_view",
-    "session_name",
-    "stored_header",
-]
+__all__ = ["SCHEMA_NAMES", "SUFFIX", "SessionFile", "Snapshot", "existing_file", "session_name"]
 
 SUFFIX = FileStorage.FILE_EXTENSION
 
@@ -114,90 +105,3 @@ async def _version(conn: aiosqlite.Connection) -> int | None:
                 "import` with the other client's session string"
             ) from None
     return detect_version(tables, rows)
-
-
-@dataclass(frozen=True)
-class SessionView:
-    """What a session file holds, read without any key (no auth key in here)."""
-
-    path: Path
-    name: str
-    schema_version: int
-    header: Header | None  # the envelope header if the auth key is encrypted
-    has_auth_key: bool
-    dc_id: int | None
-    api_id: int | None
-    test_mode: bool | None
-    user_id: int | None
-    is_bot: bool | None
-    date: int | None
-    peers: int
-    usernames: int
-    update_states: int
-
-    @property
-    def encrypted(self) -> bool:
-        return self.header is not None
-
-
-async def read_view(path: Path) -> SessionView:
-    """Read what ``path`` holds without changing it; schema and envelope errors are raised."""
-    snapshot = Snapshot(path)
-    await snapshot.open()
-    try:
-        stored = await snapshot.auth_key()
-        header = stored_header(stored, path)
-        conn = snapshot.conn
-        assert conn is not None
-        counts = []
-        for table in ("peers", "usernames", "update_state"):
-            rows = await conn.execute_fetchall(f"SELECT COUNT(*) FROM {table}")
-            counts.append(int(next(iter(rows))[0]))
-        assert snapshot.source_version is not None
-        return SessionView(
-            path=path,
-            name=snapshot.name,
-            schema_version=snapshot.source_version,
-            header=header,
-            has_auth_key=stored is not None,
-            dc_id=await snapshot.dc_id(),
-            api_id=await snapshot.api_id(),
-            test_mode=await snapshot.test_mode(),
-            user_id=await snapshot.user_id(),
-            is_bot=await snapshot.is_bot(),
-            date=await snapshot.date(),
-            peers=counts[0],
-            usernames=counts[1],
-            update_states=counts[2],
-        )
-    finally:
-        await snapshot.close()
-
-
-def stored_header(stored: bytes | None, where: object) -> Header | None:
-    """The envelope header of a stored auth key field; ``None`` for a plain key or none."""
-    if stored is None or _is_plain(stored):
-        return None
-    if not is_envelope(stored):
-        raise CorruptedError(
-            f"the auth key field of {where} holds {len(stored)} bytes that are neither "
-            "a plain auth key nor a session-vault envelope; restore it from a backup"
-        )
-    return parse(bytes(stored), Purpose.AUTH_KEY).header
-
-
-async def read_plain_auth_key(path: Path) -> bytes:
-    """The auth key of a plaintext session file (read-only)."""
-    snapshot = Snapshot(path)
-    await snapshot.open()
-    try:
-        stored = await snapshot.auth_key()
-    finally:
-        await snapshot.close()
-    if stored is None or not _is_plain(stored):
-        raise CliError(Exit.REFUSED, f"{path} holds no plaintext auth key")
-    return bytes(stored)
-
-
-def _is_plain(stored: bytes) -> bool:
-    return len(stored) == AUTH_KEY_SIZE

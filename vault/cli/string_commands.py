@@ -6,21 +6,22 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 from ..crypto import decrypt_session_string, encrypt_session_string
 from ..crypto.strings import is_encrypted_string
 from ..errors import InvalidSessionString
 from ..session_string import SessionData, decode_session_string, encode_session_string
-from .atomic import link_new, remove_with_side_files, scan_for, temp_path
+from ..storage import Storage
+from .commands import PLAIN_WARNING, warn
 from .credentials import Credentials
 from .exits import CliError, Exit
-from .read_commands import PLAIN_WARNING, warn
+from .file_target import FileTarget
 from .secret_input import has_terminal, read_stdin_secret
-from .sessionfile import SessionFile, session_name
 from .telethon_string import decode_telethon_string, looks_like_telethon
-from .vaults import check_same_key, opened, opened_vault
+from .vaults import Edit, Outcome, editing, migrating, opened, unchanged, unlocking
 
 __all__ = ["import_session", "string_decrypt", "string_encrypt"]
 
@@ -36,46 +37,35 @@ async def import_session(out: Path, creds: Credentials, args: argparse.Namespace
     if not out.parent.is_dir():
         raise CliError(Exit.NOT_FOUND, f"the directory {out.parent} does not exist")
     text = read_stdin_secret("session string")
-    name = session_name(out)
-    temp = temp_path(out)
-    try:
-        if args.plain:
-            if is_encrypted_string(text):
-                text = decrypt_session_string(text, **creds.unlock_kwargs())
-            await _write_plain(temp, name, _plain_data(text, args))
-        elif is_encrypted_string(text):
-            await _write_encrypted(temp, name, creds.unlock_kwargs(), session_string=text)
-        else:
-            session_string = encode_session_string(_plain_data(text, args))
-            new = creds.new_kwargs()
-            await _write_encrypted(temp, name, new, session_string=session_string, migrate=True)
-        link_new(temp, out)
-    finally:
-        remove_with_side_files(temp)
+    target = FileTarget(out)
+    if args.plain:
+        if is_encrypted_string(text):
+            text = decrypt_session_string(text, **creds.unlock_kwargs())
+        await target.create(_writing_plain(_plain_data(text, args)))
+    elif is_encrypted_string(text):
+        unlock = creds.unlock_kwargs()
+        await target.create(editing(unlocking(unlock, session_string=text), unchanged(unlock)))
+    else:
+        session_string = encode_session_string(_plain_data(text, args))
+        new = creds.new_kwargs()
+        opener = migrating(new, session_string=session_string)
+        await target.create(editing(opener, unchanged(new)))
     if args.plain:
         warn(f"{out} stores the auth key in the clear; protect it with `session-vault encrypt`")
         return f"imported into UNENCRYPTED session file {out}"
     return f"imported into encrypted session file {out}"
 
 
-async def _write_plain(temp: Path, name: str, data: SessionData) -> None:
-    async with opened(SessionFile(temp, name)) as storage:
-        await storage.load_session_data(data)
-    await check_same_key(temp, name, data.auth_key)
+def _writing_plain(data: SessionData) -> Edit:
+    """The edit that stores ``data`` in the clear."""
 
+    @asynccontextmanager
+    async def edit(inner: Storage) -> AsyncIterator[Outcome]:
+        async with opened(inner) as storage:
+            await storage.load_session_data(data)
+        yield Outcome(data.auth_key, {})
 
-async def _write_encrypted(temp: Path, name: str, keys: dict[str, Any], **extra: Any) -> None:
-    """Create the encrypted file ``temp`` (``extra``: the string to load) and check that
-    ``keys`` open it and that the plaintext auth key is nowhere in its bytes."""
-    async with opened_vault(SessionFile(temp, name), **keys, **extra) as storage:
-        key = await storage.auth_key()
-    assert key is not None
-    await check_same_key(temp, name, key, **keys)
-    if scan_for(temp, key):
-        raise CliError(
-            Exit.INTERNAL,
-            "the plaintext auth key reached the new file; nothing was written (please report this)",
-        )
+    return edit
 
 
 def _plain_data(text: str, args: argparse.Namespace) -> SessionData:

@@ -1,19 +1,57 @@
-"""Opening encrypted session files for one command, and checking a copy before it replaces
-the original."""
+"""Opening sessions for one command, the edits commands make to a session, and the check
+that a changed session still gives the same auth key."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..crypto.slots import Slot
 from ..encrypted import EncryptedStorage
 from ..storage import Storage
 from .exits import CliError, Exit
 from .sessionfile import SessionFile
 
-__all__ = ["check_same_key", "opened", "opened_vault"]
+__all__ = [
+    "Change",
+    "Edit",
+    "Opener",
+    "Outcome",
+    "check_same_key",
+    "editing",
+    "migrating",
+    "opened",
+    "opened_vault",
+    "read_auth_key",
+    "unchanged",
+    "unlocking",
+]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an edit left: the auth key the result must give, the credentials that must open
+    it (``{}``: the key is now stored in the clear) and the key slots after the edit."""
+
+    key: bytes = field(repr=False)
+    check: dict[str, Any] = field(repr=False)
+    slots: tuple[Slot, ...] = ()
+
+    @property
+    def sealed(self) -> bool:
+        """Whether the result keeps the auth key encrypted."""
+        return bool(self.check)
+
+
+#: Edits a session through the given (unopened) storage while the context is entered.
+Edit = Callable[[Storage], AbstractAsyncContextManager[Outcome]]
+#: Opens a storage as a vault for the ``async with`` block.
+Opener = Callable[[Storage], AbstractAsyncContextManager[EncryptedStorage]]
+#: Changes an open vault; returns the credentials that must open the result.
+Change = Callable[[EncryptedStorage], Awaitable[dict[str, Any]]]
 
 
 @asynccontextmanager
@@ -37,17 +75,55 @@ async def opened_vault(inner: Storage, **kwargs: Any) -> AsyncIterator[Encrypted
         await storage.close()
 
 
+def unlocking(unlock: dict[str, Any], *, session_string: str | None = None) -> Opener:
+    """Opens an encrypted session with the credentials ``unlock`` (first loading an encrypted
+    ``session_string`` into it, if given)."""
+    return lambda inner: opened_vault(inner, session_string=session_string, **unlock)
+
+
+def migrating(new: dict[str, Any], *, session_string: str | None = None) -> Opener:
+    """Opens a plaintext session (or loads a plain ``session_string``) and seals its auth key
+    under new slots ``new``: the one place the command line encrypts a plaintext session."""
+    return lambda inner: opened_vault(inner, session_string=session_string, migrate=True, **new)
+
+
+def unchanged(check: dict[str, Any]) -> Change:
+    """No change beyond opening: ``check``, the credentials that opened it, opens the result."""
+
+    async def change(storage: EncryptedStorage) -> dict[str, Any]:
+        return check
+
+    return change
+
+
+def editing(opener: Opener, change: Change) -> Edit:
+    """The edit that opens a session with ``opener`` and applies ``change`` to it."""
+
+    @asynccontextmanager
+    async def edit(inner: Storage) -> AsyncIterator[Outcome]:
+        async with opener(inner) as storage:
+            key = await storage.auth_key()
+            assert key is not None  # an encrypted session always holds a key
+            check = await change(storage)
+            yield Outcome(key, check, storage.key_slots)
+
+    return edit
+
+
+async def read_auth_key(storage: Storage, **kwargs: Any) -> bytes | None:
+    """Open the unopened ``storage`` (as a vault when ``kwargs`` carry credentials) and read
+    its auth key."""
+    if kwargs:
+        async with opened_vault(storage, **kwargs) as vault:
+            return await vault.auth_key()
+    async with opened(storage) as plain:
+        return await plain.auth_key()
+
+
 async def check_same_key(temp: Path, name: str, expected: bytes, **kwargs: Any) -> None:
     """Open the copy ``temp`` (encrypted when ``kwargs`` carry credentials) and check that it
     yields the ``expected`` auth key."""
-    inner = SessionFile(temp, name)
-    if kwargs:
-        async with opened_vault(inner, **kwargs) as storage:
-            key = await storage.auth_key()
-    else:
-        async with opened(inner) as plain:
-            key = await plain.auth_key()
-    if key != expected:
+    if await read_auth_key(SessionFile(temp, name), **kwargs) != expected:
         raise CliError(
             Exit.INTERNAL,
             "the new copy did not give back the same auth key; the original file was left "

@@ -23,6 +23,7 @@ import enum
 import hashlib
 import struct
 from dataclasses import dataclass
+from typing import Literal, TypeAlias
 
 from ..errors import CorruptedError, UnsupportedFormatError
 from .aead import OVERHEAD, Aead
@@ -34,9 +35,11 @@ __all__ = [
     "MAX_SLOTS",
     "VAULT_ID_SIZE",
     "VERSION",
+    "AuthKeyState",
     "Envelope",
     "Header",
     "Purpose",
+    "classify_auth_key",
     "is_envelope",
     "parse",
     "seal",
@@ -125,6 +128,29 @@ def is_envelope(data: object) -> bool:
     """Whether ``data`` claims to be an envelope (starts with the magic); says nothing about
     whether it is valid."""
     return isinstance(data, bytes | bytearray | memoryview) and bytes(data[:4]) == MAGIC
+
+
+#: What a stored auth key field holds; see :func:`classify_auth_key`.
+AuthKeyState: TypeAlias = Literal["empty", "plaintext", "sealed", "damaged"]
+
+
+def classify_auth_key(value: object) -> AuthKeyState:
+    """What a stored auth key field holds, judged without any key: ``"empty"`` (``None``: never
+    logged in), ``"plaintext"`` (256 bytes that do not start with the magic), ``"sealed"``
+    (bytes that start with the magic: :func:`parse` checks the rest) or ``"damaged"``
+    (anything else).
+
+    An envelope is always longer than an auth key, so 256 bytes starting with the magic are an
+    envelope cut short (refused by :func:`parse`), never a key to seal again; a real key that
+    starts with the magic (odds 2**-32) is refused too rather than taken for plaintext.
+    """
+    if value is None:
+        return "empty"
+    if is_envelope(value):
+        return "sealed"
+    if isinstance(value, bytes | bytearray | memoryview) and len(value) == Purpose.AUTH_KEY.size:
+        return "plaintext"
+    return "damaged"
 
 
 def parse(data: bytes, purpose: Purpose) -> Envelope:

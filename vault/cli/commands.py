@@ -1,0 +1,214 @@
+"""The commands on one session, each written once for every kind of
+:class:`~vault.cli.target.Target`: encrypt, decrypt, passwd, add-key, remove-key, export, info.
+
+Each returns the line to print for its session. The commands that change a session hold it
+(:meth:`~vault.cli.target.Target.locked`), read what it holds, and make their change through
+:meth:`~vault.cli.target.Target.change`, which checks the result before keeping it; ``info``
+and ``export`` read a snapshot only, so they never change the session and may run while a
+client has it open.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from ..crypto import encrypt_session_string
+from ..crypto.slots import Slot
+from ..encrypted import EncryptedStorage
+from ..session_string import encode_session_string
+from ..storage import Storage
+from .credentials import Credentials, PassphraseSource, read_new_key
+from .describe import info_facts, render
+from .exits import CliError, Exit
+from .target import SessionView, Target
+from .vaults import (
+    Change,
+    Outcome,
+    editing,
+    migrating,
+    opened,
+    opened_vault,
+    unchanged,
+    unlocking,
+)
+
+__all__ = [
+    "PLAIN_WARNING",
+    "add_key",
+    "decrypt",
+    "encrypt",
+    "export",
+    "info",
+    "passwd",
+    "remove_key",
+    "slot_summary",
+    "warn",
+]
+
+AnyTarget = Target[Any]
+
+PLAIN_WARNING = (
+    "this is the PLAINTEXT session string: anyone who sees it has the account; keep it out of "
+    "logs, shell history and CI output"
+)
+
+
+def warn(message: str) -> None:
+    """One warning line on stderr."""
+    print(f"session-vault: warning: {message}", file=sys.stderr, flush=True)
+
+
+def slot_summary(slots: tuple[Slot, ...]) -> str:
+    """``"2 key slots: passphrase, keyring"``."""
+    kinds = ", ".join(slot.kind.name.lower().replace("_", "-") for slot in slots)
+    return f"{len(slots)} key slot{'s' * (len(slots) != 1)}: {kinds}"
+
+
+# --- changing commands ---------------------------------------------------------------------
+
+
+async def encrypt(target: AnyTarget, creds: Credentials) -> str:
+    """Encrypt the plaintext auth key of a session."""
+    with target.locked():
+        view = await target.view()
+        if view.encrypted:
+            return f"skipped {target}: already encrypted (use `passwd` to change its passphrase)"
+        if not view.has_auth_key:
+            raise CliError(
+                Exit.REFUSED, f"{target} holds no auth key (never logged in): nothing to encrypt"
+            )
+        new = creds.new_kwargs()
+        outcome = await target.change(editing(migrating(new), unchanged(new)))
+    return f"encrypted {target} ({slot_summary(outcome.slots)})"
+
+
+async def decrypt(target: AnyTarget, creds: Credentials) -> str:
+    """Store the auth key of an encrypted session in the clear again."""
+    with target.locked():
+        if not (await target.view()).encrypted:
+            return f"skipped {target}: not encrypted"
+
+        async def store_plain(storage: EncryptedStorage) -> dict[str, Any]:
+            await storage.inner.auth_key(await storage.auth_key())
+            await storage.inner.purge_stale_copies()
+            return {}
+
+        await target.change(editing(unlocking(creds.unlock_kwargs()), store_plain))
+    return f"decrypted {target}: its auth key is now stored UNENCRYPTED"
+
+
+async def passwd(target: AnyTarget, creds: Credentials, new: PassphraseSource) -> str:
+    """Replace the passphrase slot that unlocked the session by one for a new passphrase."""
+
+    async def change(storage: EncryptedStorage) -> dict[str, Any]:
+        passphrase = new.get(confirm=True)
+        await storage.change_passphrase(passphrase, kdf=creds.kdf())
+        return {"passphrase": passphrase}
+
+    await _change_slots(target, creds, change)
+    return f"changed the passphrase of {target}"
+
+
+async def add_key(
+    target: AnyTarget, creds: Credentials, kind: str, args: argparse.Namespace
+) -> str:
+    """Add a passphrase, keyring or raw-key slot (the new slot is checked to open the result)."""
+
+    async def change(storage: EncryptedStorage) -> dict[str, Any]:
+        if kind == "passphrase":
+            source = PassphraseSource(
+                args.new_passphrase_env, args.new_passphrase_file, "New passphrase", "new-"
+            )
+            passphrase = source.get(confirm=True)
+            await storage.add_passphrase(passphrase, kdf=creds.kdf())
+            return {"passphrase": passphrase}
+        if kind == "keyring":
+            await storage.add_keyring(args.service)
+            return {"keyring": args.service}
+        key = read_new_key(args)
+        await storage.add_key(key)
+        return {"key": key}
+
+    outcome = await _change_slots(target, creds, change)
+    return f"added a {kind} slot to {target} ({slot_summary(outcome.slots)})"
+
+
+async def remove_key(target: AnyTarget, creds: Credentials, index: int) -> str:
+    """Remove key slot ``index``; never the last one, nor the one used to unlock."""
+
+    async def change(storage: EncryptedStorage) -> dict[str, Any]:
+        if _unlocked_slot(storage) == index:
+            raise CliError(
+                Exit.REFUSED,
+                f"slot {index} is the one you unlocked with; unlock with another slot to "
+                "remove it (that also proves the other slot works)",
+            )
+        await storage.remove_slot(index)
+        return creds.unlock_kwargs()
+
+    outcome = await _change_slots(target, creds, change)
+    return f"removed key slot {index} from {target} ({slot_summary(outcome.slots)})"
+
+
+async def _change_slots(target: AnyTarget, creds: Credentials, change: Change) -> Outcome:
+    """Unlock an encrypted session and apply the slot ``change`` to it."""
+    with target.locked():
+        _require_encrypted(target, await target.view())
+        return await target.change(editing(unlocking(creds.unlock_kwargs()), change))
+
+
+def _require_encrypted(target: AnyTarget, view: SessionView) -> None:
+    if not view.encrypted:
+        raise CliError(
+            Exit.REFUSED,
+            f"{target} is not encrypted; run `session-vault encrypt {target.cli_args}` first",
+        )
+
+
+def _unlocked_slot(storage: EncryptedStorage) -> int | None:
+    """Index of the slot that unlocked ``storage``.
+
+    Adapter: EncryptedStorage has no public accessor for this yet, so it reads the keyset's
+    ``unlocked_by``; replace by the public property once the encryption layer offers one.
+    """
+    keyset = getattr(storage, "_keyset", None)
+    return getattr(keyset, "unlocked_by", None)
+
+
+# --- reading commands ----------------------------------------------------------------------
+
+
+async def info(target: AnyTarget, *, as_json: bool) -> str:
+    """Describe a session without any key: where it is, slots, account, cache sizes."""
+    facts = info_facts(await target.view())
+    if as_json:
+        return json.dumps(facts, indent=2)
+    return render(facts, target.head(facts), target.cli_args)
+
+
+async def export(target: AnyTarget, creds: Credentials, *, plain: bool) -> str:
+    """The session as an encrypted string (or, with ``plain``, a plain one plus a warning);
+    nothing is written."""
+    view = await target.view()
+    snapshot: Storage = await target.snapshot()
+    if view.encrypted:
+        async with opened_vault(snapshot, **creds.unlock_kwargs()) as storage:
+            if plain:
+                warn(PLAIN_WARNING)
+                return await storage.export_plain_session_string()
+            return await storage.export_session_string()
+    async with opened(snapshot):
+        text = encode_session_string(await snapshot.session_data())
+    if plain:
+        warn(PLAIN_WARNING + f"; {target} itself is not encrypted either")
+        return text
+    if creds.keyring is not False:
+        raise CliError(
+            Exit.USAGE,
+            "an encrypted session string opens with a passphrase or a raw key, not the OS "
+            "keyring; drop --keyring",
+        )
+    return encrypt_session_string(text, **creds.new_kwargs())

@@ -1,0 +1,137 @@
+"""The one notion every command works on: a :class:`Target`, one session wherever it is kept
+(a session file, a session in MongoDB), and what it holds as read without any key.
+
+A command is written once against :class:`Target`: it reads a :class:`SessionView`, opens a
+read-only :meth:`~Target.snapshot`, or changes the session with :meth:`~Target.change`. Each
+kind of target keeps its own way of making a change safe: a file is rebuilt as a verified
+copy that atomically replaces it (:mod:`.rewrite`), a MongoDB session is changed in one
+document update under its lease, checked by reading it back, and put back if the check fails.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from ..crypto.envelope import Header, Purpose, classify_auth_key, parse
+from ..errors import CorruptedError
+from ..session_string import SessionData
+from ..storage import Storage
+from .vaults import Edit, Outcome, opened
+
+__all__ = [
+    "CACHE_TABLES",
+    "INFO_FIELDS",
+    "SESSION_FIELDS",
+    "SessionView",
+    "Target",
+    "stored_header",
+]
+
+#: The session fields, named as the storage contract's accessors: those a session string
+#: carries (:class:`~vault.session_string.SessionData`) and the time of the last save.
+SESSION_FIELDS = (*(f.name for f in dataclasses.fields(SessionData)), "date")
+#: The fields ``info`` shows: all but the auth key.
+INFO_FIELDS = tuple(f for f in SESSION_FIELDS if f != "auth_key")
+#: What ``info`` counts, and the table (or collection) holding it.
+CACHE_TABLES = {"peers": "peers", "usernames": "usernames", "update_states": "update_state"}
+
+SnapshotT = TypeVar("SnapshotT", bound=Storage)
+
+
+@dataclass(frozen=True)
+class SessionView:
+    """What a session holds, read without any key (no auth key in here)."""
+
+    #: Where the session is, as ``info`` reports it (``session_name`` included).
+    place: dict[str, Any]
+    header: Header | None  # the envelope header if the auth key is encrypted
+    has_auth_key: bool
+    fields: dict[str, Any]  # INFO_FIELDS
+    counts: dict[str, int]  # keyed as CACHE_TABLES
+
+    @property
+    def encrypted(self) -> bool:
+        return self.header is not None
+
+
+class Target(abc.ABC, Generic[SnapshotT]):
+    """One session a command works on. ``SnapshotT`` is the type of its read-only copies."""
+
+    #: The session name, which the envelope binds.
+    name: str
+    #: How messages name the session (a path; never a connection string).
+    label: str
+    #: How a command line names the session (for hints such as "run encrypt ... first").
+    cli_args: str
+
+    def __str__(self) -> str:
+        return self.label
+
+    @abc.abstractmethod
+    async def snapshot(self) -> SnapshotT:
+        """An unopened copy of the session as it is now; nothing done through it (opening it
+        included) changes the session."""
+
+    @abc.abstractmethod
+    def locked(self) -> contextlib.AbstractContextManager[None]:
+        """Hold the session for a command that changes it: call :meth:`view` and
+        :meth:`change` inside. A file takes the lock a running client takes; a MongoDB
+        session's lease is taken by :meth:`change` itself."""
+
+    @abc.abstractmethod
+    async def change(self, edit: Edit) -> Outcome:
+        """Change the session by what ``edit`` does to it, check that the result opens with
+        the outcome's credentials and gives the same auth key, and only then keep it. Any
+        failure leaves the session as it was; so does a crash at any moment."""
+
+    @abc.abstractmethod
+    async def _place(self, snapshot: SnapshotT) -> dict[str, Any]:
+        """:attr:`SessionView.place` of an open snapshot."""
+
+    @abc.abstractmethod
+    async def _counts(self, snapshot: SnapshotT) -> dict[str, int]:
+        """How many peers, usernames and update states the session caches."""
+
+    @abc.abstractmethod
+    def head(self, facts: dict[str, Any]) -> list[str]:
+        """The first lines of ``info``: where the session is (``facts``: its JSON form)."""
+
+    async def view(self) -> SessionView:
+        """Read what the session holds without changing it; schema and envelope errors are
+        raised (the same detection as :class:`~vault.EncryptedStorage`'s)."""
+        snapshot = await self.snapshot()
+        async with opened(snapshot):
+            stored = await snapshot.auth_key()
+            return SessionView(
+                place=await self._place(snapshot),
+                header=stored_header(stored, self.label),
+                has_auth_key=stored is not None,
+                fields={field: await getattr(snapshot, field)() for field in INFO_FIELDS},
+                counts=await self._counts(snapshot),
+            )
+
+
+def stored_header(stored: object, where: object) -> Header | None:
+    """The envelope header of a stored auth key field; ``None`` for a plain key or none.
+
+    Classified as :class:`~vault.EncryptedStorage` does: what starts with the envelope magic
+    is an envelope, checked whole (a damaged or unknown one is an error, never plaintext)."""
+    state = classify_auth_key(stored)
+    if state in ("empty", "plaintext"):
+        return None
+    if state == "damaged":
+        held = (
+            f"{len(stored)} bytes"
+            if isinstance(stored, bytes | bytearray | memoryview)
+            else f"a {type(stored).__name__}"
+        )
+        raise CorruptedError(
+            f"the auth key field of {where} holds {held}, neither a plain auth key nor a "
+            "session-vault envelope; restore it from a backup"
+        )
+    assert isinstance(stored, bytes | bytearray | memoryview)
+    return parse(bytes(stored), Purpose.AUTH_KEY).header
