@@ -7,18 +7,20 @@ session's lock, and returns the line to print for one file.
 from __future__ import annotations
 
 import argparse
+import contextlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from ..crypto.slots import Slot
 from ..encrypted import EncryptedStorage
+from ..errors import WrongKeyError
 from .atomic import locked
 from .credentials import Credentials, PassphraseSource, read_new_key
 from .exits import CliError, Exit
 from .rewrite import rewrite
 from .sessionfile import SessionFile, SessionView, read_plain_auth_key, read_view
-from .vaults import check_same_key, opened, opened_vault
+from .vaults import check_same_key, opened_vault
 
 __all__ = [
     "SlotChange",
@@ -55,8 +57,9 @@ async def encrypt(path: Path, creds: Credentials) -> str:
         slots: list[Slot] = []
 
         async def change(temp: Path) -> None:
-            storage = EncryptedStorage(SessionFile(temp, view.name), migrate=True, **new)
-            async with opened(storage):
+            async with opened_vault(
+                SessionFile(temp, view.name), encrypt_plaintext=True, **new
+            ) as storage:
                 slots.extend(storage.key_slots)
 
         async def verify(temp: Path) -> None:
@@ -99,7 +102,8 @@ def passwd_change(creds: Credentials, new: PassphraseSource) -> SlotChange:
 
     async def change(storage: EncryptedStorage) -> dict[str, Any]:
         passphrase = new.get(confirm=True)
-        await storage.change_passphrase(passphrase, kdf=creds.kdf())
+        await _cover_kept_slots(storage, creds)
+        await storage.slots.change_passphrase(passphrase, kdf=creds.kdf())
         return {"passphrase": passphrase}
 
     return change
@@ -131,13 +135,14 @@ def remove_key_change(creds: Credentials, index: int) -> SlotChange:
     unlock."""
 
     async def change(storage: EncryptedStorage) -> dict[str, Any]:
-        if _unlocked_slot(storage) == index:
+        if storage.slots.unlocked_by == index:
             raise CliError(
                 Exit.REFUSED,
                 f"slot {index} is the one you unlocked with; unlock with another slot to "
                 "remove it (that also proves the other slot works)",
             )
-        await storage.remove_slot(index)
+        await _cover_kept_slots(storage, creds)
+        await storage.slots.remove(index)
         return creds.unlock_kwargs()
 
     return change
@@ -199,11 +204,9 @@ def _require_encrypted(view: SessionView) -> None:
         )
 
 
-def _unlocked_slot(storage: EncryptedStorage) -> int | None:
-    """Index of the slot that unlocked ``storage``.
-
-    Adapter: EncryptedStorage has no public accessor for this yet, so it reads the keyset's
-    ``unlocked_by``; replace by the public property once the encryption layer offers one.
-    """
-    keyset = getattr(storage, "_keyset", None)
-    return getattr(keyset, "unlocked_by", None)
+async def _cover_kept_slots(storage: EncryptedStorage, creds: Credentials) -> None:
+    """Let every slot the unlocking options open be kept by the data-key rotation of a
+    removal or passphrase change (e.g. --passphrase-file and --key-file given together)."""
+    if storage.slots.uncovered():
+        with contextlib.suppress(WrongKeyError):
+            await storage.slots.cover(**creds.unlock_kwargs())

@@ -38,9 +38,9 @@ async def encrypt(sessions: MongoSessions, name: str, creds: Credentials) -> str
     new = creds.new_kwargs()
 
     async def nothing(storage: EncryptedStorage) -> dict[str, Any]:
-        return new  # migrate=True sealed the key when the storage opened
+        return new  # encrypt_plaintext sealed the key when the storage opened
 
-    slots = await _apply(sessions, name, {**new, "migrate": True}, nothing)
+    slots = await _apply(sessions, name, new, nothing, encrypt_plaintext=True)
     return f"encrypted {label} ({slot_summary(slots)})"
 
 
@@ -72,7 +72,12 @@ async def change_slots(
 
 
 async def _apply(
-    sessions: MongoSessions, name: str, unlock: dict[str, Any], change: SlotChange
+    sessions: MongoSessions,
+    name: str,
+    unlock: dict[str, Any],
+    change: SlotChange,
+    *,
+    encrypt_plaintext: bool = False,
 ) -> tuple[Slot, ...]:
     """Open the session (taking its lease), ``change`` it, check that the stored result opens
     with the credentials ``change`` returns (``{}``: in the clear) and gives the same auth key;
@@ -80,7 +85,9 @@ async def _apply(
     label = sessions.label(name)
     with sessions.translated():
         previous = (await sessions.document(name)).get("auth_key")
-        async with opened_vault(sessions.storage(name), **unlock) as storage:
+        async with opened_vault(
+            sessions.storage(name), encrypt_plaintext=encrypt_plaintext, **unlock
+        ) as storage:
             key = await storage.auth_key()
             check = await change(storage)
             try:

@@ -48,7 +48,9 @@ async def import_session(out: Path, creds: Credentials, args: argparse.Namespace
         else:
             session_string = encode_session_string(_plain_data(text, args))
             new = creds.new_kwargs()
-            await _write_encrypted(temp, name, new, session_string=session_string, migrate=True)
+            await _write_encrypted(
+                temp, name, new, session_string=session_string, encrypt_plaintext=True
+            )
         link_new(temp, out)
     finally:
         remove_with_side_files(temp)

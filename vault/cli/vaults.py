@@ -27,10 +27,16 @@ async def opened(storage: Storage) -> AsyncIterator[Storage]:
 
 
 @asynccontextmanager
-async def opened_vault(inner: Storage, **kwargs: Any) -> AsyncIterator[EncryptedStorage]:
-    """An :class:`~vault.EncryptedStorage` over ``inner``, opened for the block."""
-    storage = EncryptedStorage(inner, **kwargs)
-    await storage.open()
+async def opened_vault(
+    inner: Storage, *, encrypt_plaintext: bool = False, **kwargs: Any
+) -> AsyncIterator[EncryptedStorage]:
+    """An :class:`~vault.EncryptedStorage` over ``inner``, opened for the block; with
+    ``encrypt_plaintext``, made by :meth:`~vault.EncryptedStorage.encrypt_plaintext`."""
+    if encrypt_plaintext:
+        storage = await EncryptedStorage.encrypt_plaintext(inner, **kwargs)
+    else:
+        storage = EncryptedStorage(inner, **kwargs)
+        await storage.open()
     try:
         yield storage
     finally:
