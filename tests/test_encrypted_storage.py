@@ -30,7 +30,7 @@ from vault.errors import (
 from vault.session_string import ENCRYPTED_PREFIX, decode_session_string
 from vault.storage import FileStorage, MemoryStorage, Storage
 
-from .encrypted_helpers import DictStorage, data_key, digest, log_in, raw_bytes
+from .encrypted_helpers import DictStorage, data_key, digest, log_in, raw_bytes, stored_field
 
 PW = "correct horse battery staple"
 RAW_KEY = bytes(range(32))
@@ -57,18 +57,6 @@ async def make_session(workdir: Path, name: str = "my_account", **kwargs: Any) -
     key = await log_in(storage)
     await storage.close()
     return key
-
-
-async def stored_field(workdir: Path, name: str = "my_account") -> bytes:
-    """What the inner (plain) storage holds in its auth key field."""
-    inner = FileStorage(name, workdir=workdir)
-    await inner.open()
-    try:
-        value = await inner.auth_key()
-    finally:
-        await inner.close()
-    assert isinstance(value, bytes)
-    return value
 
 
 async def write_field(workdir: Path, value: bytes | None, name: str = "my_account") -> None:

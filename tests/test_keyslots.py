@@ -21,6 +21,8 @@ from vault.errors import CorruptedError, KeySlotError
 from vault.keyslots import KeySlots
 from vault.storage import FileStorage
 
+from .encrypted_helpers import stored_field
+
 PW = "correct horse battery staple"
 RAW_KEY = bytes(range(32))
 
@@ -31,14 +33,7 @@ def storage(workdir: Path, **unlock: object) -> EncryptedStorage:
 
 
 async def stored_envelope(workdir: Path) -> Envelope:
-    inner = FileStorage("s", workdir=workdir)
-    await inner.open()
-    try:
-        value = await inner.auth_key()
-    finally:
-        await inner.close()
-    assert isinstance(value, bytes)
-    return parse(value, Purpose.AUTH_KEY)
+    return parse(await stored_field(workdir, "s"), Purpose.AUTH_KEY)
 
 
 def attacker_reads(old: Envelope, new: Envelope, **credential: object) -> bytes:
