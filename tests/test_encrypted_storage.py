@@ -503,7 +503,7 @@ async def test_add_passphrase_and_change_the_one_used(workdir: Path) -> None:
 
 async def test_needs_rekey_then_upgrade(workdir: Path) -> None:
     await make_session(workdir)
-    stronger = KdfParams(time_cost=2, memory_cost=64, parallelism=1)
+    stronger = KdfParams(time_cost=2, memory_cost=64, parallelism=1, allow_weak=True)
     storage = EncryptedStorage(
         FileStorage("my_account", workdir=workdir), passphrase=PW, kdf=stronger
     )

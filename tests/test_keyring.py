@@ -158,6 +158,35 @@ async def test_unsafe_backends_are_refused(make: Any, use_keyring: Any, tmp_path
     await inner.close()
 
 
+def renamed_plaintext_backend() -> Any:
+    alt = pytest.importorskip("keyrings.alt.file")
+
+    class CompanyKeyring(alt.PlaintextKeyring):  # type: ignore[misc]
+        """Still writes secrets in the clear, under another name."""
+
+    return CompanyKeyring()
+
+
+class UnratedKeyring(DictKeyring):
+    """A working backend that its author rates as not recommended (keyring: priority < 1)."""
+
+    priority = 0.5  # type: ignore[assignment]
+
+
+@pytest.mark.parametrize(
+    "make", [renamed_plaintext_backend, UnratedKeyring], ids=["plaintext-subclass", "priority"]
+)
+async def test_unsafe_subclasses_and_low_priority_backends_are_refused(
+    make: Any, use_keyring: Any, tmp_path: Path
+) -> None:
+    backend = use_keyring(make())
+    with pytest.raises(KeyringUnavailableError, match="does not protect secrets") as caught:
+        await storage(tmp_path, keyring=True).open()
+    assert type(backend).__name__ in str(caught.value)
+    if isinstance(backend, DictKeyring):
+        assert backend.entries == {}
+
+
 async def test_unsafe_backend_falls_back_to_another_slot(
     backend: DictKeyring, use_keyring: Any, tmp_path: Path
 ) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from .auth_key_field import SealedAuthKey, purge_stale_copies
 from .crypto.envelope import Envelope
-from .crypto.kdf import DEFAULT_KDF, KdfParams, Passphrase
+from .crypto.kdf import DEFAULT_KDF, DEFAULT_KDF_BUDGET, KdfBudget, KdfParams, Passphrase
 from .crypto.keyset import Keyset
 from .crypto.sealer import PLAIN_STRING, AuthKeySealer, is_plain_auth_key
 from .crypto.slots import Credentials, Slot
@@ -41,6 +41,11 @@ class EncryptedStorage(KeySlotMethods, WrappingStorage):
     a rename on purpose, open once with ``rebind=True``) or
     :class:`~vault.errors.PlaintextSessionError` (a plaintext auth key, never accepted: see
     :meth:`encrypt_plaintext`), changing nothing. ``migrate=True`` is deprecated.
+
+    Passphrase slots' stored costs are read before anything is authenticated, so ``open()``
+    spends at most ``kdf_budget`` (:class:`~vault.crypto.KdfBudget`) and skips slots over it
+    (:class:`~vault.errors.KdfBudgetError` if nothing else opens); a higher ``kdf`` needs
+    ``kdf_budget=KdfBudget.admitting(kdf)``.
     """
 
     def __init__(
@@ -54,8 +59,9 @@ class EncryptedStorage(KeySlotMethods, WrappingStorage):
         migrate: bool = False,
         kdf: KdfParams = DEFAULT_KDF,
         rebind: bool = False,
+        kdf_budget: KdfBudget = DEFAULT_KDF_BUDGET,
     ) -> None:
-        self._args = UnlockArgs(passphrase, keyring, key, kdf, migrate=migrate)
+        self._args = UnlockArgs(passphrase, keyring, key, kdf, kdf_budget, migrate=migrate)
         super().__init__(inner)
         self._kdf, self._rebind, self._plain_ok = kdf, rebind, migrate
         self._replace_plaintext = False
@@ -127,7 +133,7 @@ class EncryptedStorage(KeySlotMethods, WrappingStorage):
             await purge_stale_copies(self.inner)
 
     def _start(self, field: SealedAuthKey) -> None:
-        self._sealed, self._keyslots = field, KeySlots(field, self._kdf)
+        self._sealed, self._keyslots = field, KeySlots(field, self._kdf, self._args.kdf_budget)
         self._vault_id = field.sealer.keyset.vault_id
 
     def _open(self) -> SealedAuthKey:

@@ -16,6 +16,7 @@ __all__ = [
     "CorruptedError",
     "InvalidSessionString",
     "InvalidValueError",
+    "KdfBudgetError",
     "KeySlotError",
     "KeyringUnavailableError",
     "PlaintextSessionError",
@@ -96,6 +97,11 @@ class CorruptedError(VaultError):
 
 class UnsupportedFormatError(CorruptedError):
     """Encrypted data uses a format version this version of vault does not know."""
+
+
+class KdfBudgetError(VaultError):
+    """Nothing opened, and passphrase slots were skipped because their stored Argon2id costs
+    exceed the unlock's ``kdf_budget`` (no KDF ran for them)."""
 
 
 class PlaintextSessionError(VaultError):

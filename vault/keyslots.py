@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from .auth_key_field import SealedAuthKey
 from .crypto import keyring_slot
-from .crypto.kdf import KdfParams, Passphrase, passphrase_bytes
+from .crypto.kdf import DEFAULT_KDF_BUDGET, KdfBudget, KdfParams, Passphrase, passphrase_bytes
 from .crypto.keyset import Keyset
 from .crypto.sealer import AuthKeySealer
 from .crypto.slots import Credentials, KeyringSlot, PassphraseSlot, Slot, check_raw_key
@@ -34,9 +34,12 @@ class KeySlots:
     ``storage.slots``. Iterating gives the slots (kinds, KDF parameters, keyring services;
     no secrets); every change is stored at once, or on failure not at all."""
 
-    def __init__(self, field: SealedAuthKey, kdf: KdfParams) -> None:
+    def __init__(
+        self, field: SealedAuthKey, kdf: KdfParams, kdf_budget: KdfBudget = DEFAULT_KDF_BUDGET
+    ) -> None:
         self._field = field
         self._kdf = kdf
+        self._kdf_budget = kdf_budget
 
     def __repr__(self) -> str:
         kinds = ", ".join(slot.kind.name.lower() for slot in self.all)
@@ -85,7 +88,7 @@ class KeySlots:
     ) -> tuple[int, ...]:
         """Prove more slots with their credentials so a later removal or passphrase change
         can keep them; returns their indexes (:class:`~vault.errors.WrongKeyError` if none)."""
-        creds = Credentials.from_args(passphrase, keyring, key)
+        creds = Credentials.from_args(passphrase, keyring, key, self._kdf_budget)
         try:
             return await asyncio.to_thread(self._keyset.cover, creds)
         finally:

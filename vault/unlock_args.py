@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import warnings
 
-from .crypto.kdf import KdfParams, Passphrase
-from .crypto.slots import Credentials, check_raw_key
+from .crypto.kdf import DEFAULT_KDF_BUDGET, KdfBudget, KdfParams, Passphrase
+from .crypto.slots import Credentials, check_budget, check_raw_key
 from .crypto.wipe import wipe
 
 __all__ = ["UnlockArgs"]
@@ -22,6 +22,7 @@ class UnlockArgs:
         keyring: bool | str,
         key: bytes | None,
         kdf: KdfParams,
+        kdf_budget: KdfBudget = DEFAULT_KDF_BUDGET,
         *,
         migrate: bool = False,
     ) -> None:
@@ -35,6 +36,13 @@ class UnlockArgs:
             check_raw_key(key)
         if not isinstance(kdf, KdfParams):
             raise TypeError("kdf must be a vault.crypto.KdfParams")
+        check_budget(kdf_budget)
+        if not kdf_budget.admits(kdf):
+            raise ValueError(
+                f"kdf (t={kdf.time_cost}, m={kdf.memory_cost} KiB) costs more than kdf_budget "
+                f"admits ({kdf_budget.describe()}), so its slots could not be opened again; "
+                "pass kdf_budget=KdfBudget.admitting(kdf) or larger"
+            )
         if migrate:
             warnings.warn(
                 "EncryptedStorage(migrate=True) is deprecated and no longer encrypts a stored "
@@ -45,12 +53,13 @@ class UnlockArgs:
         self._passphrase = passphrase
         self._keyring = keyring
         self._key = None if key is None else bytearray(key)
+        self.kdf_budget = kdf_budget
 
     def take(self) -> Credentials:
         """The credentials (a passphrase callable is called now); the caller wipes them. The
         passphrase is dropped here; the raw key stays until :meth:`wipe`."""
         passphrase, self._passphrase = self._passphrase, None
-        return Credentials.from_args(passphrase, self._keyring, self._key)
+        return Credentials.from_args(passphrase, self._keyring, self._key, self.kdf_budget)
 
     def wipe(self) -> None:
         self._passphrase = None

@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..crypto.kdf import DEFAULT_KDF, KdfParams
+from ..crypto.kdf import DEFAULT_KDF, DEFAULT_KDF_BUDGET, KdfParams
 from .exits import CliError, Exit
 from .secret_input import (
     prompt_secret,
@@ -88,9 +88,22 @@ def add_kdf_options(parser: argparse.ArgumentParser) -> None:
 def kdf_from_args(args: argparse.Namespace) -> KdfParams:
     """The Argon2id parameters the options ask for."""
     try:
-        return KdfParams(args.kdf_time_cost, args.kdf_memory_kib, args.kdf_parallelism)
+        # Costs below the floor named on the command line are the user's explicit choice (the
+        # tests use them); Credentials.kdf() warns about them.
+        params = KdfParams(
+            args.kdf_time_cost, args.kdf_memory_kib, args.kdf_parallelism, allow_weak=True
+        )
     except ValueError as error:
         raise CliError(Exit.USAGE, str(error)) from None
+    if not DEFAULT_KDF_BUDGET.admits(params):
+        budget = DEFAULT_KDF_BUDGET
+        raise CliError(
+            Exit.USAGE,
+            f"--kdf-memory-kib is at most {budget.memory_cost} and --kdf-time-cost x "
+            f"--kdf-memory-kib at most {budget.work}: an unlock spends no more Argon2id work "
+            "before the data is authenticated, so stronger slots could not be opened again",
+        )
+    return params
 
 
 @dataclass

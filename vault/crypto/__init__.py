@@ -9,7 +9,15 @@ rotation), ``sealer`` (sealing one auth key under a keyset, no storage involved)
 
 from __future__ import annotations
 
-from .kdf import CHEAP_KDF, DEFAULT_KDF, KdfParams
+from .kdf import (
+    CHEAP_KDF,
+    DEFAULT_KDF,
+    DEFAULT_KDF_BUDGET,
+    MIN_MEMORY_KIB,
+    MIN_WORK,
+    KdfBudget,
+    KdfParams,
+)
 from .keyset import Keyset
 from .sealer import AuthKeySealer
 from .strings import decrypt_session_string, encrypt_session_string
@@ -17,7 +25,11 @@ from .strings import decrypt_session_string, encrypt_session_string
 __all__ = [
     "CHEAP_KDF",
     "DEFAULT_KDF",
+    "DEFAULT_KDF_BUDGET",
+    "MIN_MEMORY_KIB",
+    "MIN_WORK",
     "AuthKeySealer",
+    "KdfBudget",
     "KdfParams",
     "Keyset",
     "decrypt_session_string",

@@ -54,17 +54,29 @@ def _module() -> Any:
 
 def _is_unsafe(backend: object) -> bool:
     cls = type(backend)
-    if (cls.__module__, cls.__name__) in _UNSAFE:
+    # Subclasses too: a renamed PlaintextKeyring still writes secrets in the clear.
+    if any((base.__module__, base.__name__) in _UNSAFE for base in cls.__mro__):
         return True
     members = getattr(backend, "backends", None)
     if cls.__name__ == "ChainerBackend" and isinstance(members, list):
         return not members or any(_is_unsafe(member) for member in members)
-    return False
+    return _priority(backend) < 1
+
+
+def _priority(backend: object) -> float:
+    """The backend's own rating; keyring rates backends that are not recommended (plaintext,
+    fail, null, obfuscating files) below 1. An unreadable rating counts as unusable."""
+    try:
+        priority = getattr(type(backend), "priority", None)
+        return float(priority) if isinstance(priority, int | float) else 0.0
+    except Exception:
+        return 0.0
 
 
 def check_backend() -> Any:
     """The active keyring backend, or :class:`~vault.errors.KeyringUnavailableError` if it
-    would not protect a secret (none found, the null backend, a plaintext file)."""
+    would not protect a secret (none found, the null backend, a plaintext file, a subclass of
+    one of those, any backend rated below priority 1)."""
     backend = _module().get_keyring()
     if _is_unsafe(backend):
         cls = type(backend)

@@ -19,13 +19,23 @@ from dataclasses import dataclass, field, replace
 
 from ..errors import (
     CorruptedError,
+    KdfBudgetError,
     KeyringUnavailableError,
     UnsupportedFormatError,
     WrongKeyError,
 )
 from . import keyring_slot
 from .aead import KEY_SIZE, OVERHEAD, Aead
-from .kdf import SALT_SIZE, KdfParams, Passphrase, check_params, derive_key, passphrase_bytes
+from .kdf import (
+    DEFAULT_KDF_BUDGET,
+    SALT_SIZE,
+    KdfBudget,
+    KdfParams,
+    Passphrase,
+    check_params,
+    derive_key,
+    passphrase_bytes,
+)
 from .rng import random_bytes
 from .wipe import wipe
 
@@ -167,6 +177,12 @@ def check_raw_key(key: object) -> None:
         raise ValueError(f"a raw key must be exactly {KEY_SIZE} bytes, got {len(key)}")
 
 
+def check_budget(budget: object) -> None:
+    """Raise :class:`TypeError` unless ``budget`` is a :class:`~vault.crypto.KdfBudget`."""
+    if not isinstance(budget, KdfBudget):
+        raise TypeError(f"kdf_budget must be a vault.crypto.KdfBudget, got {type(budget).__name__}")
+
+
 def parse_slot(kind: int, body: bytes) -> Slot:
     """Read one slot body; every length is checked before use."""
     if kind == SlotKind.PASSPHRASE:
@@ -195,11 +211,13 @@ def parse_slot(kind: int, body: bytes) -> Slot:
 
 @dataclass
 class Credentials:
-    """What the caller brought to unlock a vault. Wipe with :meth:`wipe` once done."""
+    """What the caller brought to unlock a vault, and the KDF work it allows (``kdf_budget``).
+    Wipe with :meth:`wipe` once done."""
 
     passphrase: bytearray | None = field(default=None, repr=False)
     keyring: bool | str = False
     raw_key: bytearray | None = field(default=None, repr=False)
+    kdf_budget: KdfBudget = DEFAULT_KDF_BUDGET
     #: The key-encryption key of the slot that :func:`unlock` opened, kept for the caller
     #: (a :class:`~vault.crypto.keyset.Keyset` re-wraps that slot when it rotates its DEK).
     unlocked_kek: bytearray | None = field(default=None, repr=False)
@@ -210,8 +228,10 @@ class Credentials:
         passphrase: Passphrase | None = None,
         keyring: bool | str = False,
         key: bytes | bytearray | None = None,
+        kdf_budget: KdfBudget = DEFAULT_KDF_BUDGET,
     ) -> Credentials:
         """Credentials from the public arguments; a passphrase callable is called now."""
+        check_budget(kdf_budget)
         if key is not None:
             check_raw_key(key)
         if keyring is not False:
@@ -223,6 +243,7 @@ class Credentials:
             passphrase=None if passphrase is None else passphrase_bytes(passphrase),
             keyring=keyring,
             raw_key=None if key is None else bytearray(key),
+            kdf_budget=kdf_budget,
         )
 
     def take_kek(self) -> bytearray | None:
@@ -252,15 +273,26 @@ def unlock(vault_id: bytes, slots: tuple[Slot, ...], creds: Credentials) -> tupl
     """Find a slot the credentials open and return ``(dek, slot index)``.
 
     Cheap sources are tried first (raw key, keyring), then passphrase slots, each costing one
-    Argon2id run. An unusable keyring is skipped if another slot opens; otherwise its
-    :class:`~vault.errors.KeyringUnavailableError` is raised. Otherwise, if none opens,
+    Argon2id run. The stored costs are not authenticated yet, so a passphrase slot is tried
+    only if ``creds.kdf_budget`` still admits it; one over budget is skipped before its KDF.
+    An unusable keyring is skipped if another slot opens; otherwise its
+    :class:`~vault.errors.KeyringUnavailableError` is raised, or if a slot was skipped
+    :class:`~vault.errors.KdfBudgetError`. Otherwise, if none opens,
     :class:`~vault.errors.WrongKeyError`, whose message says which kinds of slot exist, never
     which slot or byte failed.
     """
     keyring_error: KeyringUnavailableError | None = None
+    over_budget: list[KdfParams] = []
+    spent = 0
     for index in sorted(range(len(slots)), key=lambda i: _COST[slots[i].kind]):
+        slot = slots[index]
+        if isinstance(slot, PassphraseSlot) and creds.passphrase is not None:
+            if not creds.kdf_budget.admits(slot.kdf, spent):
+                over_budget.append(slot.kdf)
+                continue
+            spent += slot.kdf.work
         try:
-            dek = _try_slot(slots[index], vault_id, creds)
+            dek = _try_slot(slot, vault_id, creds)
         except KeyringUnavailableError as error:  # another slot may still open it
             keyring_error = error
             continue
@@ -269,10 +301,23 @@ def unlock(vault_id: bytes, slots: tuple[Slot, ...], creds: Credentials) -> tupl
             return dek, index
     if keyring_error is not None:
         raise keyring_error
+    if over_budget:
+        raise _budget_error(over_budget, creds.kdf_budget)
     kinds = sorted({slot.kind.name.lower().replace("_", "-") for slot in slots})
     raise WrongKeyError(
         f"the {creds.describe()} given does not unlock this session (it opens with: "
         f"{', '.join(kinds)}); check the passphrase or key, or use another of those"
+    )
+
+
+def _budget_error(skipped: list[KdfParams], budget: KdfBudget) -> KdfBudgetError:
+    asked = ", ".join(f"t={p.time_cost} m={p.memory_cost} KiB" for p in skipped)
+    return KdfBudgetError(
+        f"{len(skipped)} passphrase slot(s) were not tried: their stored Argon2id costs "
+        f"({asked}) exceed kdf_budget ({budget.describe()}), and nothing else opened the "
+        "session. If you chose these costs, pass a larger kdf_budget, e.g. "
+        "kdf_budget=KdfBudget.admitting(your_kdf); otherwise the stored data was forged to "
+        "exhaust memory and time, and should not be trusted"
     )
 
 

@@ -21,7 +21,7 @@ from ..session_string import (
     unpack_session,
 )
 from .envelope import MAX_ENVELOPE_SIZE, Envelope, Purpose, parse
-from .kdf import DEFAULT_KDF, KdfParams, Passphrase
+from .kdf import DEFAULT_KDF, DEFAULT_KDF_BUDGET, KdfBudget, KdfParams, Passphrase
 from .keyset import Keyset
 from .slots import Credentials
 
@@ -106,7 +106,8 @@ def encrypt_session_string(
 
     Give a ``passphrase`` (str, bytes or a zero-argument callable), a 32-byte ``key``, or both
     (either then decrypts it). Raises :class:`~vault.errors.InvalidSessionString` if the input
-    is not a valid plain session string.
+    is not a valid plain session string. A ``kdf`` above :data:`~vault.crypto.DEFAULT_KDF_BUDGET`
+    needs a matching ``kdf_budget`` to decrypt it.
     """
     data = decode_session_string(session_string)
     creds = Credentials.from_args(passphrase=passphrase, key=key)
@@ -126,15 +127,21 @@ def decrypt_session_string(
     passphrase: Passphrase | None = None,
     key: bytes | None = None,
     keyring: bool | str = False,
+    kdf_budget: KdfBudget = DEFAULT_KDF_BUDGET,
 ) -> str:
     """Decrypt an encrypted session string back to a plain Pyrogram session string.
 
     The result is a bearer credential for the account: keep it out of logs and files.
     Raises :class:`~vault.errors.WrongKeyError` if no key given unlocks it and
-    :class:`~vault.errors.CorruptedError` if it was altered or truncated.
+    :class:`~vault.errors.CorruptedError` if it was altered or truncated. A hostile string
+    cannot make it spend more Argon2id work than ``kdf_budget``
+    (:class:`~vault.crypto.KdfBudget`): over-budget passphrase slots are skipped, and
+    :class:`~vault.errors.KdfBudgetError` is raised if nothing else opened it.
     """
     envelope = parse_encrypted_string(encrypted)
-    creds = Credentials.from_args(passphrase=passphrase, keyring=keyring, key=key)
+    creds = Credentials.from_args(
+        passphrase=passphrase, keyring=keyring, key=key, kdf_budget=kdf_budget
+    )
     try:
         keyset = Keyset.unlock(envelope.header, creds)
     finally:

@@ -20,6 +20,7 @@ from ..errors import (
     UnsupportedDriverError,
 )
 from ..peers import AnyPeerRow, UsernameRow, full_peer_rows, get_input_peer, usernames_by_peer
+from . import _mongo_log
 from .base import UNSET, StateRow, Unset
 from .fields import FieldStorage
 
@@ -33,6 +34,9 @@ except ImportError:  # pragma: no cover - every async driver installs pymongo
 __all__ = ["MongoStorage"]
 
 log = logging.getLogger(__name__)
+# pymongo's DEBUG command log would show the auth_key field of the session document (a
+# plaintext key read to migrate it); see _mongo_log.
+_mongo_log.install()
 
 # (module, class) of the async clients MongoStorage drives; looked up in sys.modules only, so
 # vault never imports a driver the user did not.
