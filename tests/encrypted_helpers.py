@@ -17,7 +17,7 @@ from keyring.errors import PasswordDeleteError
 from vault.crypto.envelope import Header
 from vault.crypto.keyset import Keyset
 from vault.crypto.slots import Credentials
-from vault.storage import Storage
+from vault.storage import FileStorage, Storage
 
 SIDE_SUFFIXES = ("", "-wal", "-shm", "-journal")
 
@@ -161,3 +161,15 @@ def data_key(header: Header, **unlock: Any) -> bytes:
         return bytes(keyset._live_dek())
     finally:
         keyset.wipe()
+
+
+async def stored_field(workdir: Path, name: str = "my_account") -> bytes:
+    """What the inner (plain) storage holds in its auth key field."""
+    inner = FileStorage(name, workdir=workdir)
+    await inner.open()
+    try:
+        value = await inner.auth_key()
+    finally:
+        await inner.close()
+    assert isinstance(value, bytes)
+    return value

@@ -377,7 +377,7 @@ def test_installed_command_runs(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_passwd_changes_the_passphrase_only(
+def test_passwd_changes_the_passphrase_and_rotates_the_data_key(
     encrypted: Fixture, pwfile: Path, tmp_path: Path
 ) -> None:
     new = tmp_path / "new.txt"
@@ -392,12 +392,42 @@ def test_passwd_changes_the_passphrase_only(
     old = run_cli("export", encrypted.path, "--passphrase-file", pwfile)
     assert old.returncode == 3
     assert leftovers(tmp_path) == []
-    # Only the data key's wrapping changed: the same vault and data key (the auth key is
-    # sealed anew only because its associated data covers the slots).
+    # The same vault under a fresh data key: the old passphrase opens old copies only.
     assert after.header.vault_id == before.header.vault_id
     assert after.header.slots != before.header.slots
     new_key = data_key(after.header, passphrase="a new passphrase")
-    assert new_key == data_key(before.header, passphrase=PASSPHRASE)
+    assert new_key != data_key(before.header, passphrase=PASSPHRASE)
+
+
+def test_remove_key_needs_the_secret_of_every_slot_kept(
+    encrypted: Fixture, pwfile: Path, tmp_path: Path
+) -> None:
+    keys = []
+    for name in ("one.key", "two.key"):
+        keys.append(tmp_path / name)
+        keys[-1].write_text(os.urandom(32).hex())
+        added = run_cli(
+            "add-key",
+            encrypted.path,
+            "raw-key",
+            "--passphrase-file",
+            pwfile,
+            "--new-key-file",
+            keys[-1],
+        )
+        assert added.returncode == 0, added.stderr
+    before = digest(encrypted.path)
+    refused = run_cli("remove-key", encrypted.path, "2", "--passphrase-file", pwfile)
+    _assert_clean_failure(refused, 7, "slot(s) 1 (raw_key)")
+    assert digest(encrypted.path) == before
+    removed = run_cli(
+        "remove-key", encrypted.path, "2", "--passphrase-file", pwfile, "--key-file", keys[0]
+    )
+    assert removed.returncode == 0, removed.stderr
+    assert open_auth_key(encrypted.path, passphrase=PASSPHRASE) == encrypted.auth_key
+    assert open_auth_key(encrypted.path, key=bytes.fromhex(keys[0].read_text())) == (
+        encrypted.auth_key
+    )
 
 
 def test_add_and_remove_slots(encrypted: Fixture, pwfile: Path, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import base64
 import logging
 import os
 import traceback
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from vault.errors import (
 from vault.session_string import ENCRYPTED_PREFIX, decode_session_string
 from vault.storage import FileStorage, MemoryStorage, Storage
 
-from .encrypted_helpers import DictStorage, digest, log_in, raw_bytes
+from .encrypted_helpers import DictStorage, data_key, digest, log_in, raw_bytes, stored_field
 
 PW = "correct horse battery staple"
 RAW_KEY = bytes(range(32))
@@ -56,18 +57,6 @@ async def make_session(workdir: Path, name: str = "my_account", **kwargs: Any) -
     key = await log_in(storage)
     await storage.close()
     return key
-
-
-async def stored_field(workdir: Path, name: str = "my_account") -> bytes:
-    """What the inner (plain) storage holds in its auth key field."""
-    inner = FileStorage(name, workdir=workdir)
-    await inner.open()
-    try:
-        value = await inner.auth_key()
-    finally:
-        await inner.close()
-    assert isinstance(value, bytes)
-    return value
 
 
 async def write_field(workdir: Path, value: bytes | None, name: str = "my_account") -> None:
@@ -322,15 +311,52 @@ async def test_plaintext_session_is_refused_unchanged(workdir: Path) -> None:
     assert digest(database(workdir)) == before
 
 
+@pytest.mark.parametrize(
+    "flags", [{}, {"migrate": True}, {"rebind": True}], ids=["plain", "migrate", "rebind"]
+)
+async def test_a_plaintext_key_planted_in_an_encrypted_file_is_never_accepted(
+    workdir: Path, flags: dict[str, Any]
+) -> None:
+    """An attacker with write access replaces the sealed key with their own plaintext one."""
+    await make_session(workdir)
+    planted = os.urandom(256)
+    await write_field(workdir, planted)
+    before = digest(database(workdir))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        storage = encrypted(FileStorage("my_account", workdir=workdir), **flags)
+    with pytest.raises(PlaintextSessionError, match="write access") as caught:
+        await storage.open()
+    assert "encrypt_plaintext" in str(caught.value)
+    assert digest(database(workdir)) == before
+
+
+async def test_a_plaintext_key_written_while_open_is_refused(workdir: Path) -> None:
+    storage = encrypted(FileStorage("my_account", workdir=workdir))
+    await storage.open()
+    await log_in(storage)
+    await storage.inner.auth_key(os.urandom(256))  # behind EncryptedStorage's back
+    with pytest.raises(PlaintextSessionError, match="write access"):
+        await storage.auth_key()
+    await storage.close()
+
+
 async def test_plain_session_string_is_refused_without_migrate() -> None:
     plain_storage = MemoryStorage()
     await plain_storage.open()
     await log_in(plain_storage)
     plain = await plain_storage.export_session_string()
     await plain_storage.close()
-    with pytest.raises(PlaintextSessionError):
+    with pytest.raises(PlaintextSessionError, match="encrypt_plaintext"):
         await encrypted(MemoryStorage(), session_string=plain).open()
-    storage = encrypted(MemoryStorage(), session_string=plain, migrate=True)
+    storage = await EncryptedStorage.encrypt_plaintext(
+        MemoryStorage(), passphrase=PW, kdf=CHEAP_KDF, session_string=plain
+    )
+    assert await storage.export_plain_session_string() == plain
+    await storage.close()
+    # The old argument still seals a plain string the caller gives, with a warning.
+    with pytest.warns(DeprecationWarning, match="encrypt_plaintext"):
+        storage = encrypted(MemoryStorage(), session_string=plain, migrate=True)
     await storage.open()
     assert await storage.export_plain_session_string() == plain
     await storage.close()
@@ -338,8 +364,9 @@ async def test_plain_session_string_is_refused_without_migrate() -> None:
 
 async def test_migrate_leaves_no_plaintext_key_in_the_file(workdir: Path) -> None:
     key = await plain_session(workdir)
-    storage = encrypted(FileStorage("my_account", workdir=workdir), migrate=True)
-    await storage.open()
+    storage = await EncryptedStorage.encrypt_plaintext(
+        FileStorage("my_account", workdir=workdir), passphrase=PW, kdf=CHEAP_KDF
+    )
     assert await storage.auth_key() == key
     assert (await storage.get_peer_by_id(499)) is not None
     # The WAL still exists while open: the old key must be gone from it already.
@@ -349,7 +376,7 @@ async def test_migrate_leaves_no_plaintext_key_in_the_file(workdir: Path) -> Non
     assert await stored_field(workdir) != key
 
 
-@pytest.mark.parametrize("kind", ["plain string, migrate=True", "encrypted string"])
+@pytest.mark.parametrize("kind", ["plain string, encrypt_plaintext", "encrypted string"])
 async def test_string_loaded_over_a_plaintext_file_leaves_no_old_key(
     workdir: Path, kind: str
 ) -> None:
@@ -357,15 +384,17 @@ async def test_string_loaded_over_a_plaintext_file_leaves_no_old_key(
     source = encrypted(MemoryStorage())
     await source.open()
     await log_in(source)
+    inner = FileStorage("my_account", workdir=workdir)
     if kind == "encrypted string":
-        string, options = await source.export_session_string(), {}
+        string = await source.export_session_string()
+        storage = encrypted(inner, session_string=string)
+        await storage.open()
     else:
-        string, options = await source.export_plain_session_string(), {"migrate": True}
+        string = await source.export_plain_session_string()
+        storage = await EncryptedStorage.encrypt_plaintext(
+            inner, passphrase=PW, kdf=CHEAP_KDF, session_string=string
+        )
     await source.close()
-    storage = encrypted(
-        FileStorage("my_account", workdir=workdir), session_string=string, **options
-    )
-    await storage.open()
     # Still open, WAL in place: the replaced plaintext key must be gone already.
     assert_absent(old_key, raw_bytes(database(workdir)))
     assert await storage.auth_key() != old_key
@@ -399,14 +428,17 @@ async def test_raw_file_never_holds_the_auth_key(workdir: Path) -> None:
 # --- key slots -----------------------------------------------------------------------------------
 
 
-async def test_slots_rewrap_the_same_data_key(workdir: Path) -> None:
+async def test_slot_changes_rotate_the_data_key(workdir: Path) -> None:
     key = await make_session(workdir)
     storage = encrypted(FileStorage("my_account", workdir=workdir))
     await storage.open()
     await storage.add_key(RAW_KEY)
     raw_slot = storage.key_slots[1]
+    before = data_key(parse(await storage.inner.auth_key(), Purpose.AUTH_KEY).header, key=RAW_KEY)
     await storage.change_passphrase("new passphrase")
-    assert storage.key_slots[1] == raw_slot  # untouched: same DEK, no re-derivation
+    assert storage.key_slots[1] != raw_slot  # the raw-key slot re-wrapped a fresh data key
+    after = data_key(parse(await storage.inner.auth_key(), Purpose.AUTH_KEY).header, key=RAW_KEY)
+    assert after != before
     assert [type(s) for s in storage.key_slots] == [PassphraseSlot, RawKeySlot]
     await storage.close()
 
@@ -450,6 +482,12 @@ async def test_add_passphrase_and_change_the_one_used(workdir: Path) -> None:
 
     storage = encrypted(FileStorage("my_account", workdir=workdir), passphrase="second")
     await storage.open()
+    before = await storage.inner.auth_key()
+    # Slot 0 (PW) must be re-wrapped under the new data key: vault needs its passphrase.
+    with pytest.raises(KeySlotError, match=r"slot\(s\) 0 \(passphrase\)"):
+        await storage.change_passphrase("third")
+    assert await storage.inner.auth_key() == before
+    assert await storage.slots.cover(passphrase=PW) == (0,)
     await storage.change_passphrase("third")
     await storage.close()
     for pw, works in ((PW, True), ("second", False), ("third", True)):
@@ -499,13 +537,12 @@ async def test_close_wipes_the_data_key() -> None:
     storage = encrypted(MemoryStorage(), key=RAW_KEY)
     await storage.open()
     await log_in(storage)
-    keyset = storage._keyset
-    assert keyset is not None
-    dek = keyset._dek
+    assert storage._sealed is not None
+    dek = storage._sealed.sealer.keyset._dek
     assert any(dek)
     await storage.close()
     assert dek == bytearray(32)
-    assert storage._keyset is None and storage._key is None
+    assert storage._sealed is None and storage._args._key is None
     with pytest.raises(StorageClosedError):
         await storage.auth_key()
     with pytest.raises(StorageClosedError):
@@ -523,7 +560,7 @@ async def test_no_secret_in_repr_logs_or_errors(
     plain = await storage.export_plain_session_string()
     enc = await storage.export_session_string()
     await storage.add_passphrase("another secret")
-    shown += [repr(storage), str(storage), repr(storage.key_slots), repr(storage._keyset)]
+    shown += [repr(storage), str(storage), repr(storage.key_slots), repr(storage.slots)]
     await storage.close()
     for attempt in (
         lambda: encrypted(FileStorage("my_account", workdir=workdir), passphrase="typo").open(),

@@ -119,6 +119,8 @@ async def test_add_and_remove_a_keyring_slot(backend: DictKeyring, tmp_path: Pat
     s = storage(tmp_path, keyring=True)
     await s.open()
     assert await s.auth_key() == key
+    # Removing rotates the data key: the passphrase slot kept needs its passphrase to re-wrap.
+    await s.slots.cover(passphrase="pw")
     await s.remove_slot(1)
     await s.close()
     assert backend.entries == {}

@@ -173,8 +173,7 @@ async def test_encrypting_a_kurigram_file_keeps_its_layout(tmp_path: Path) -> No
     key = bytes.fromhex(expected["session"]["auth_key"])
     path = tmp_path / f"{KURIGRAM_FIXTURE}.session"
     address = query(path, "SELECT server_address FROM sessions")[0][0]
-    vault = EncryptedStorage(storage, passphrase="pw", kdf=CHEAP_KDF, migrate=True)
-    await vault.open()
+    vault = await EncryptedStorage.encrypt_plaintext(storage, passphrase="pw", kdf=CHEAP_KDF)
     try:
         assert await vault.auth_key() == key
         assert await vault.server_address() == address

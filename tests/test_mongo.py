@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from pymongo import monitoring
 
 from vault import EncryptedStorage
 from vault.crypto import CHEAP_KDF
-from vault.errors import SessionInUseError, UnsupportedDriverError
+from vault.errors import PlaintextSessionError, SessionInUseError, UnsupportedDriverError
 from vault.storage import MongoStorage
 
 from .servers import MONGO_DRIVERS, MongoClients
@@ -460,3 +461,26 @@ async def test_encrypted_auth_key_is_an_envelope_in_the_session_document(
         assert await reopened.auth_key() == key
     finally:
         await reopened.close()
+
+
+@pytest.mark.parametrize("migrate", [False, True], ids=["plain", "migrate"])
+async def test_a_plaintext_key_planted_in_an_encrypted_document_is_never_accepted(
+    conn: Any, db_name: Callable[[str], str], migrate: bool
+) -> None:
+    """An attacker with write access to the document replaces the sealed key with theirs."""
+    name = db_name("planted")
+    storage = EncryptedStorage(MongoStorage(name, conn), passphrase="pw", kdf=CHEAP_KDF)
+    await storage.open()
+    await log_in(storage)
+    await storage.close()
+    planted = os.urandom(256)
+    await conn[name]["session"].update_one({"_id": 0}, {"$set": {"auth_key": planted}})
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        storage = EncryptedStorage(
+            MongoStorage(name, conn), passphrase="pw", kdf=CHEAP_KDF, migrate=migrate
+        )
+    with pytest.raises(PlaintextSessionError, match="write access"):
+        await storage.open()
+    assert (await conn[name]["session"].find_one({"_id": 0}))["auth_key"] == planted

@@ -31,10 +31,9 @@ async def test_plaintext_keys_stay_out_of_the_command_log(
         await plain.open()
         await plain.auth_key(AUTH_KEY)  # as `session-vault decrypt` writes it back
         await plain.close()
-        storage = EncryptedStorage(
-            MongoStorage(name, conn), passphrase="pw", kdf=CHEAP_KDF, migrate=True
+        storage = await EncryptedStorage.encrypt_plaintext(
+            MongoStorage(name, conn), passphrase="pw", kdf=CHEAP_KDF
         )
-        await storage.open()
         assert await storage.auth_key() == AUTH_KEY
         await storage.close()
     text = "\n".join(record.getMessage() for record in caplog.records)

@@ -12,6 +12,7 @@ from . import errors
 from .crypto import decrypt_session_string, encrypt_session_string
 from .encrypted import EncryptedStorage
 from .errors import VaultError
+from .keyslots import KeySlots
 from .session_string import SessionData, decode_session_string, encode_session_string
 from .storage import FileStorage, MemoryStorage, SQLiteStorage, Storage
 
@@ -23,6 +24,7 @@ __version__ = "0.1.0"
 __all__ = [
     "EncryptedStorage",
     "FileStorage",
+    "KeySlots",
     "MemoryStorage",
     "MongoStorage",
     "SQLiteStorage",

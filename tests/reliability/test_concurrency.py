@@ -81,9 +81,7 @@ async def test_second_process_gets_session_in_use(tmp_path: Path, encrypted: boo
         before = session_files(database)
         plain = FileStorage("shared", workdir=tmp_path)
         storage: Storage = (
-            EncryptedStorage(plain, passphrase="pw", kdf=CHEAP_KDF, migrate=True)
-            if encrypted
-            else plain
+            EncryptedStorage(plain, passphrase="pw", kdf=CHEAP_KDF) if encrypted else plain
         )
         with pytest.raises(SessionInUseError, match="already open"):
             await storage.open()

@@ -105,15 +105,13 @@ async def _library_operations(tmp_path: Path, scan: Scanner) -> None:
     not_migrated = EncryptedStorage(
         FileStorage("plain", workdir=tmp_path / "sessions"), passphrase=PASSPHRASE, kdf=CHEAP_KDF
     )
-    await scan.run(not_migrated.open())  # a plaintext session without migrate=True
-    secure = EncryptedStorage(
+    await scan.run(not_migrated.open())  # a plaintext session, refused
+    secure = await EncryptedStorage.encrypt_plaintext(
         FileStorage("plain", workdir=tmp_path / "sessions"),
         passphrase=PASSPHRASE,
         key=RAW_KEY,
         kdf=CHEAP_KDF,
-        migrate=True,
     )
-    await secure.open()
     scan.add(secure, secure.key_slots, await secure.export_session_string())
     await secure.export_plain_session_string()  # the result is the secret itself: not scanned
     await secure.add_passphrase(PASSPHRASE + "2", kdf=CHEAP_KDF)
@@ -283,9 +281,9 @@ async def test_keys_are_wiped_on_close(tmp_path: Path) -> None:
     await storage.open()
     await storage.auth_key(AUTH_KEY)
     assert await storage.auth_key() == AUTH_KEY
-    keyset = storage._keyset
-    assert keyset is not None
-    held = [keyset._dek, storage._key, storage._plain]  # _plain: the decrypted auth key
+    assert storage._sealed is not None
+    sealer = storage._sealed.sealer
+    held = [sealer.keyset._dek, storage._args._key, sealer._plain]  # _plain: the auth key
     assert all(isinstance(b, bytearray) and any(b) for b in held)
     await storage.close()
     assert all(b is not None and not any(b) for b in held)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from vault import decrypt_session_string, encrypt_session_string
+from vault import EncryptedStorage, decrypt_session_string, encrypt_session_string
 from vault.crypto import CHEAP_KDF
 from vault.crypto.envelope import Envelope, Purpose, parse
 from vault.crypto.keyset import Keyset
@@ -25,6 +25,7 @@ from vault.errors import (
     WrongKeyError,
 )
 from vault.session_string import ENCRYPTED_PREFIX, SessionData, encode_session_string
+from vault.storage import FileStorage
 
 from ._support import ROOT, Tally, scaled, session_files
 from ._tampering import (
@@ -253,10 +254,7 @@ async def test_envelope_cut_to_auth_key_size_is_not_migrated(tmp_path: Path) -> 
     envelope = stored_auth_key(database) or b""
     store_auth_key(database, envelope[:256])
     before = session_files(database)
-    storage = encrypted("s", tmp_path, migrate=True)
-    try:
-        with pytest.raises(CorruptedError):
-            await storage.open()
-    finally:
-        await storage.close()
+    inner = FileStorage("s", workdir=tmp_path)
+    with pytest.raises(CorruptedError):
+        await EncryptedStorage.encrypt_plaintext(inner, passphrase="pw", kdf=CHEAP_KDF)
     assert session_files(database) == before

@@ -11,6 +11,7 @@ client has it open.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from ..crypto import encrypt_session_string
 from ..crypto.slots import Slot
 from ..encrypted import EncryptedStorage
+from ..errors import WrongKeyError
 from ..session_string import encode_session_string
 from ..storage import Storage
 from .credentials import Credentials, PassphraseSource, read_new_key
@@ -105,7 +107,8 @@ async def passwd(target: AnyTarget, creds: Credentials, new: PassphraseSource) -
 
     async def change(storage: EncryptedStorage) -> dict[str, Any]:
         passphrase = new.get(confirm=True)
-        await storage.change_passphrase(passphrase, kdf=creds.kdf())
+        await _cover_kept_slots(storage, creds)
+        await storage.slots.change_passphrase(passphrase, kdf=creds.kdf())
         return {"passphrase": passphrase}
 
     await _change_slots(target, creds, change)
@@ -140,13 +143,14 @@ async def remove_key(target: AnyTarget, creds: Credentials, index: int) -> str:
     """Remove key slot ``index``; never the last one, nor the one used to unlock."""
 
     async def change(storage: EncryptedStorage) -> dict[str, Any]:
-        if _unlocked_slot(storage) == index:
+        if storage.slots.unlocked_by == index:
             raise CliError(
                 Exit.REFUSED,
                 f"slot {index} is the one you unlocked with; unlock with another slot to "
                 "remove it (that also proves the other slot works)",
             )
-        await storage.remove_slot(index)
+        await _cover_kept_slots(storage, creds)
+        await storage.slots.remove(index)
         return creds.unlock_kwargs()
 
     outcome = await _change_slots(target, creds, change)
@@ -168,14 +172,12 @@ def _require_encrypted(target: AnyTarget, view: SessionView) -> None:
         )
 
 
-def _unlocked_slot(storage: EncryptedStorage) -> int | None:
-    """Index of the slot that unlocked ``storage``.
-
-    Adapter: EncryptedStorage has no public accessor for this yet, so it reads the keyset's
-    ``unlocked_by``; replace by the public property once the encryption layer offers one.
-    """
-    keyset = getattr(storage, "_keyset", None)
-    return getattr(keyset, "unlocked_by", None)
+async def _cover_kept_slots(storage: EncryptedStorage, creds: Credentials) -> None:
+    """Let every slot the unlocking options open be kept by the data-key rotation of a
+    removal or passphrase change (e.g. --passphrase-file and --key-file given together)."""
+    if storage.slots.uncovered():
+        with contextlib.suppress(WrongKeyError):
+            await storage.slots.cover(**creds.unlock_kwargs())
 
 
 # --- reading commands ----------------------------------------------------------------------

@@ -65,10 +65,16 @@ async def opened(storage: Storage) -> AsyncIterator[Storage]:
 
 
 @asynccontextmanager
-async def opened_vault(inner: Storage, **kwargs: Any) -> AsyncIterator[EncryptedStorage]:
-    """An :class:`~vault.EncryptedStorage` over ``inner``, opened for the block."""
-    storage = EncryptedStorage(inner, **kwargs)
-    await storage.open()
+async def opened_vault(
+    inner: Storage, *, encrypt_plaintext: bool = False, **kwargs: Any
+) -> AsyncIterator[EncryptedStorage]:
+    """An :class:`~vault.EncryptedStorage` over ``inner``, opened for the block; with
+    ``encrypt_plaintext``, made by :meth:`~vault.EncryptedStorage.encrypt_plaintext`."""
+    if encrypt_plaintext:
+        storage = await EncryptedStorage.encrypt_plaintext(inner, **kwargs)
+    else:
+        storage = EncryptedStorage(inner, **kwargs)
+        await storage.open()
     try:
         yield storage
     finally:
@@ -84,7 +90,9 @@ def unlocking(unlock: dict[str, Any], *, session_string: str | None = None) -> O
 def migrating(new: dict[str, Any], *, session_string: str | None = None) -> Opener:
     """Opens a plaintext session (or loads a plain ``session_string``) and seals its auth key
     under new slots ``new``: the one place the command line encrypts a plaintext session."""
-    return lambda inner: opened_vault(inner, session_string=session_string, migrate=True, **new)
+    return lambda inner: opened_vault(
+        inner, session_string=session_string, encrypt_plaintext=True, **new
+    )
 
 
 def unchanged(check: dict[str, Any]) -> Change:

@@ -2,8 +2,9 @@
 
 ``aead`` (AES-256-GCM that always takes associated data), ``kdf`` (Argon2id with capped
 parameters), ``slots`` and ``keyring_slot`` (ways to unlock a vault's data key), ``envelope``
-(the byte format, see ``docs/format.md``), ``keyset`` (an unlocked vault) and ``strings``
-(encrypted session strings).
+(the byte format, see ``docs/format.md``), ``keyset`` (an unlocked vault and its data-key
+rotation), ``sealer`` (sealing one auth key under a keyset, no storage involved) and
+``strings`` (encrypted session strings).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from .kdf import (
     KdfBudget,
     KdfParams,
 )
+from .keyset import Keyset
+from .sealer import AuthKeySealer
 from .strings import decrypt_session_string, encrypt_session_string
 
 __all__ = [
@@ -25,8 +28,10 @@ __all__ = [
     "DEFAULT_KDF_BUDGET",
     "MIN_MEMORY_KIB",
     "MIN_WORK",
+    "AuthKeySealer",
     "KdfBudget",
     "KdfParams",
+    "Keyset",
     "decrypt_session_string",
     "encrypt_session_string",
 ]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import enum
 import logging
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..errors import (
     CorruptedError,
@@ -51,6 +51,7 @@ __all__ = [
     "new_passphrase_slot",
     "new_raw_key_slot",
     "parse_slot",
+    "rewrap",
     "unlock",
     "unwrap",
 ]
@@ -136,17 +137,20 @@ def unwrap(kek: bytearray | bytes, slot: Slot, vault_id: bytes) -> bytearray | N
         return None
 
 
+def rewrap(slot: Slot, kek: bytearray | bytes, dek: bytearray, vault_id: bytes) -> Slot:
+    """``slot`` (same kind and parameters) wrapping ``dek`` under its ``kek``, fresh nonce."""
+    return replace(slot, wrapped=_wrap(kek, dek, vault_id, slot.kind, slot.params()))
+
+
 def new_passphrase_slot(
     passphrase: bytearray, kdf: KdfParams, dek: bytearray, vault_id: bytes
-) -> PassphraseSlot:
-    """Run Argon2id once under a fresh salt and wrap ``dek`` with the result."""
+) -> tuple[PassphraseSlot, bytearray]:
+    """Run Argon2id once under a fresh salt and wrap ``dek`` with the result; returns the slot
+    and its KEK (the caller keeps it to re-wrap the slot later, and wipes it)."""
     salt = random_bytes(SALT_SIZE)
-    params = PassphraseSlot(salt, kdf, b"").params()
     kek = derive_key(passphrase, salt, kdf)
-    try:
-        return PassphraseSlot(salt, kdf, _wrap(kek, dek, vault_id, SlotKind.PASSPHRASE, params))
-    finally:
-        wipe(kek)
+    slot = PassphraseSlot(salt, kdf, b"")
+    return PassphraseSlot(salt, kdf, _wrap(kek, dek, vault_id, slot.kind, slot.params())), kek
 
 
 def new_keyring_slot(
@@ -214,6 +218,9 @@ class Credentials:
     keyring: bool | str = False
     raw_key: bytearray | None = field(default=None, repr=False)
     kdf_budget: KdfBudget = DEFAULT_KDF_BUDGET
+    #: The key-encryption key of the slot that :func:`unlock` opened, kept for the caller
+    #: (a :class:`~vault.crypto.keyset.Keyset` re-wraps that slot when it rotates its DEK).
+    unlocked_kek: bytearray | None = field(default=None, repr=False)
 
     @classmethod
     def from_args(
@@ -239,8 +246,13 @@ class Credentials:
             kdf_budget=kdf_budget,
         )
 
+    def take_kek(self) -> bytearray | None:
+        """The KEK of the slot last opened with these credentials (the caller wipes it)."""
+        kek, self.unlocked_kek = self.unlocked_kek, None
+        return kek
+
     def wipe(self) -> None:
-        for secret in (self.passphrase, self.raw_key):
+        for secret in (self.passphrase, self.raw_key, self.unlocked_kek):
             if secret is not None:
                 wipe(secret)
 
@@ -315,14 +327,18 @@ _COST = {SlotKind.RAW_KEY: 0, SlotKind.KEYRING: 1, SlotKind.PASSPHRASE: 2}
 def _try_slot(slot: Slot, vault_id: bytes, creds: Credentials) -> bytearray | None:
     kek: bytearray | None = None
     if isinstance(slot, RawKeySlot) and creds.raw_key is not None:
-        return unwrap(creds.raw_key, slot, vault_id)
-    if isinstance(slot, KeyringSlot) and creds.keyring in (True, slot.service):
+        kek = bytearray(creds.raw_key)
+    elif isinstance(slot, KeyringSlot) and creds.keyring in (True, slot.service):
         kek = keyring_slot.load_secret(slot.service, vault_id)
     elif isinstance(slot, PassphraseSlot) and creds.passphrase is not None:
         kek = derive_key(creds.passphrase, slot.salt, slot.kdf)
     if kek is None:
         return None
-    try:
-        return unwrap(kek, slot, vault_id)
-    finally:
+    dek = unwrap(kek, slot, vault_id)
+    if dek is None:
         wipe(kek)
+    else:
+        if creds.unlocked_kek is not None:
+            wipe(creds.unlocked_kek)
+        creds.unlocked_kek = kek
+    return dek

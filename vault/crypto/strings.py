@@ -30,6 +30,7 @@ __all__ = [
     "encrypt_session_string",
     "is_encrypted_string",
     "open_session",
+    "parse_any_string",
     "parse_encrypted_string",
     "seal_session",
 ]
@@ -70,6 +71,13 @@ def parse_encrypted_string(text: str) -> Envelope:
             "again in full"
         )
     return parse(data, Purpose.SESSION_STRING)
+
+
+def parse_any_string(text: str) -> Envelope | SessionData:
+    """An encrypted session string's envelope (not opened), or a plain string's data."""
+    return (
+        parse_encrypted_string(text) if is_encrypted_string(text) else decode_session_string(text)
+    )
 
 
 def _encode(data: bytes) -> str:
