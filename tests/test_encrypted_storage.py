@@ -29,9 +29,17 @@ from vault.errors import (
 from vault.session_string import ENCRYPTED_PREFIX, decode_session_string
 from vault.storage import FileStorage, MemoryStorage, Storage
 
-from .encrypted_helpers import DictStorage, digest, log_in, raw_bytes
+from .encrypted_helpers import DictStorage, log_in
+from .tampering import PASSPHRASE as PW
+from .tampering import (
+    make_session,
+    raw_bytes,
+    session_files,
+    session_path,
+    store_auth_key,
+    stored_auth_key,
+)
 
-PW = "correct horse battery staple"
 RAW_KEY = bytes(range(32))
 
 
@@ -45,36 +53,11 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path / "sessions"
 
 
-def database(workdir: Path, name: str = "my_account") -> Path:
-    return workdir / f"{name}.session"
-
-
-async def make_session(workdir: Path, name: str = "my_account", **kwargs: Any) -> bytes:
-    """An encrypted file session, logged in and closed; returns its auth key."""
-    storage = encrypted(FileStorage(name, workdir=workdir), **kwargs)
-    await storage.open()
-    key = await log_in(storage)
-    await storage.close()
-    return key
-
-
-async def stored_field(workdir: Path, name: str = "my_account") -> bytes:
+def stored(workdir: Path, name: str = "my_account") -> bytes:
     """What the inner (plain) storage holds in its auth key field."""
-    inner = FileStorage(name, workdir=workdir)
-    await inner.open()
-    try:
-        value = await inner.auth_key()
-    finally:
-        await inner.close()
+    value = stored_auth_key(session_path(workdir, name))
     assert isinstance(value, bytes)
     return value
-
-
-async def write_field(workdir: Path, value: bytes | None, name: str = "my_account") -> None:
-    inner = FileStorage(name, workdir=workdir)
-    await inner.open()
-    await inner.auth_key(value)
-    await inner.close()
 
 
 # --- the usage block of the issue ----------------------------------------------------------
@@ -199,11 +182,11 @@ async def test_kdf_runs_once_per_open(workdir: Path, monkeypatch: pytest.MonkeyP
 )
 async def test_wrong_key_changes_nothing(workdir: Path, unlock: dict[str, Any]) -> None:
     await make_session(workdir)
-    before = digest(database(workdir))
+    before = session_files(session_path(workdir))
     storage = encrypted(FileStorage("my_account", workdir=workdir), **unlock)
     with pytest.raises(WrongKeyError) as caught:
         await storage.open()
-    assert digest(database(workdir)) == before
+    assert session_files(session_path(workdir)) == before
     assert "wrong" not in str(caught.value)
     with pytest.raises(StorageClosedError):
         await storage.dc_id()
@@ -223,18 +206,18 @@ async def test_wrong_key_changes_nothing_in_a_custom_storage() -> None:
 
 async def test_every_tampered_byte_is_detected_and_changes_nothing(workdir: Path) -> None:
     await make_session(workdir)
-    good = await stored_field(workdir)
+    good = stored(workdir)
     positions = range(0, len(good), 7)
     for position in positions:
         bad = bytearray(good)
         bad[position] ^= 0x01
-        await write_field(workdir, bytes(bad))
-        before = digest(database(workdir))
+        store_auth_key(session_path(workdir), bytes(bad))
+        before = session_files(session_path(workdir))
         with pytest.raises((CorruptedError, WrongKeyError)):
             await encrypted(FileStorage("my_account", workdir=workdir)).open()
-        assert digest(database(workdir)) == before
+        assert session_files(session_path(workdir)) == before
     for length in (0, 1, 4, 100, len(good) - 1):
-        await write_field(workdir, good[:length])
+        store_auth_key(session_path(workdir), good[:length])
         with pytest.raises(CorruptedError):
             await encrypted(FileStorage("my_account", workdir=workdir)).open()
     assert len(positions) > 50
@@ -252,16 +235,16 @@ async def test_field_holding_another_type_is_corrupted() -> None:
 async def test_envelope_swapped_between_sessions_is_detected(workdir: Path) -> None:
     await make_session(workdir, "alice")
     await make_session(workdir, "bob")
-    await write_field(workdir, await stored_field(workdir, "bob"), "alice")
-    before = digest(database(workdir, "alice"))
+    store_auth_key(session_path(workdir, "alice"), stored(workdir, "bob"))
+    before = session_files(session_path(workdir, "alice"))
     with pytest.raises(CorruptedError, match="another session"):
         await encrypted(FileStorage("alice", workdir=workdir)).open()
-    assert digest(database(workdir, "alice")) == before
+    assert session_files(session_path(workdir, "alice")) == before
 
 
 async def test_renamed_session_opens_with_rebind(workdir: Path) -> None:
     key = await make_session(workdir, "old")
-    database(workdir, "old").rename(database(workdir, "new"))
+    session_path(workdir, "old").rename(session_path(workdir, "new"))
     with pytest.raises(CorruptedError, match="rebind=True"):
         await encrypted(FileStorage("new", workdir=workdir)).open()
     storage = encrypted(FileStorage("new", workdir=workdir), rebind=True)
@@ -280,9 +263,9 @@ async def test_envelope_swapped_between_fields_is_detected(workdir: Path) -> Non
     await storage.open()
     enc = await storage.export_session_string()
     await storage.close()
-    auth_envelope = await stored_field(workdir)
+    auth_envelope = stored(workdir)
     string_envelope = base64.urlsafe_b64decode(enc[len(ENCRYPTED_PREFIX) :] + "==")
-    await write_field(workdir, string_envelope)
+    store_auth_key(session_path(workdir), string_envelope)
     with pytest.raises(CorruptedError):
         await encrypted(FileStorage("my_account", workdir=workdir)).open()
     as_string = ENCRYPTED_PREFIX + base64.urlsafe_b64encode(auth_envelope).decode().rstrip("=")
@@ -292,7 +275,7 @@ async def test_envelope_swapped_between_fields_is_detected(workdir: Path) -> Non
 
 async def test_envelope_replaced_while_open_is_detected(workdir: Path) -> None:
     await make_session(workdir, "other")
-    other_envelope = await stored_field(workdir, "other")
+    other_envelope = stored(workdir, "other")
     storage = encrypted(DictStorage("my_account", server := {}))
     await storage.open()
     await log_in(storage)
@@ -316,10 +299,10 @@ async def plain_session(workdir: Path) -> bytes:
 
 async def test_plaintext_session_is_refused_unchanged(workdir: Path) -> None:
     await plain_session(workdir)
-    before = digest(database(workdir))
+    before = session_files(session_path(workdir))
     with pytest.raises(PlaintextSessionError, match="session-vault encrypt"):
         await encrypted(FileStorage("my_account", workdir=workdir)).open()
-    assert digest(database(workdir)) == before
+    assert session_files(session_path(workdir)) == before
 
 
 async def test_plain_session_string_is_refused_without_migrate() -> None:
@@ -343,10 +326,10 @@ async def test_migrate_leaves_no_plaintext_key_in_the_file(workdir: Path) -> Non
     assert await storage.auth_key() == key
     assert (await storage.get_peer_by_id(499)) is not None
     # The WAL still exists while open: the old key must be gone from it already.
-    assert_absent(key, raw_bytes(database(workdir)))
+    assert_absent(key, raw_bytes(session_path(workdir)))
     await storage.close()
-    assert_absent(key, raw_bytes(database(workdir)))
-    assert await stored_field(workdir) != key
+    assert_absent(key, raw_bytes(session_path(workdir)))
+    assert stored(workdir) != key
 
 
 @pytest.mark.parametrize("kind", ["plain string, migrate=True", "encrypted string"])
@@ -367,10 +350,10 @@ async def test_string_loaded_over_a_plaintext_file_leaves_no_old_key(
     )
     await storage.open()
     # Still open, WAL in place: the replaced plaintext key must be gone already.
-    assert_absent(old_key, raw_bytes(database(workdir)))
+    assert_absent(old_key, raw_bytes(session_path(workdir)))
     assert await storage.auth_key() != old_key
     await storage.close()
-    assert_absent(old_key, raw_bytes(database(workdir)))
+    assert_absent(old_key, raw_bytes(session_path(workdir)))
 
 
 def assert_absent(key: bytes, raw: bytes) -> None:
@@ -387,10 +370,10 @@ async def test_raw_file_never_holds_the_auth_key(workdir: Path) -> None:
         keys.append(os.urandom(256))
         await storage.auth_key(keys[-1])
     for key in keys:
-        assert_absent(key, raw_bytes(database(workdir)))
+        assert_absent(key, raw_bytes(session_path(workdir)))
     plain = await storage.export_plain_session_string()
     await storage.close()
-    raw = raw_bytes(database(workdir))
+    raw = raw_bytes(session_path(workdir))
     for key in keys:
         assert_absent(key, raw)
     assert plain.encode() not in raw
@@ -551,12 +534,12 @@ async def test_passphrase_change_leaves_no_copy_of_the_old_slot(workdir: Path) -
     """After a passphrase change, the old slot (which the old passphrase still opens) must not
     survive in the file or its write-ahead log while the storage stays open."""
     await make_session(workdir)
-    old_slot = parse_slot(await stored_field(workdir))
+    old_slot = parse_slot(stored(workdir))
     storage = encrypted(FileStorage("my_account", workdir=workdir))
     await storage.open()
     try:
         await storage.change_passphrase("a brand new passphrase")
-        raw = raw_bytes(database(workdir))
+        raw = raw_bytes(session_path(workdir))
         assert old_slot.salt not in raw
         assert old_slot.wrapped not in raw
     finally:

@@ -19,7 +19,8 @@ from vault.errors import SessionInUseError
 from vault.storage import FileStorage, Storage
 
 from .. import test_contract
-from ._support import ROOT, Tally, session_files
+from ..tampering import session_files
+from ._support import ROOT, Tally
 
 # A second, real process that holds the session open until its stdin says "close".
 _HOLDER = """
