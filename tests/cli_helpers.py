@@ -187,7 +187,7 @@ def telethon_string(dc_id: int, address: str, auth_key: bytes) -> str:
 # --- sessions in MongoDB -----------------------------------------------------------------------
 
 
-async def make_session(
+async def make_mongo_session(
     conn: Any, name: str, database: str | None = None, *, logged_in: bool = True
 ) -> bytes:
     """A plaintext session written by MongoStorage; returns its auth key."""

@@ -1,5 +1,5 @@
-"""Shared fixtures: the backend registry behind the contract suite, a movable clock, and a
-guard against storages left open."""
+"""Shared fixtures: a movable clock, an in-process keyring, and a guard against storages left
+open."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import gc
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import aiosqlite
@@ -18,7 +18,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 
 from vault.storage import Storage
 
-from .backends import BACKENDS, Backend
 from .encrypted_helpers import DictKeyring, installed_keyring
 from .leak_watch import (  # noqa: F401 - hooks, found by name
     pytest_sessionfinish,
@@ -27,22 +26,8 @@ from .leak_watch import (  # noqa: F401 - hooks, found by name
 )
 from .servers import mongo_clients, mongo_server, redis_client, redis_url  # noqa: F401
 
-
-@pytest.fixture(params=sorted(BACKENDS))
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    """Each backend in turn (see ``tests/backends.py``)."""
-    return BACKENDS[request.param](request, tmp_path)
-
-
-@pytest.fixture
-async def storage(backend: Backend) -> AsyncIterator[Storage]:
-    """An open, fresh storage of each backend, closed after the test."""
-    s = backend.make("contract")
-    await s.open()
-    try:
-        yield s
-    finally:
-        await s.close()
+#: ``pytester`` runs the contract suite in a sub-run (tests/test_storage_contract.py).
+pytest_plugins = ("pytester",)
 
 
 @pytest.fixture

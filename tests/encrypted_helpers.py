@@ -1,13 +1,10 @@
-"""Helpers shared by the encryption tests: a user-style custom Storage, login, file hashing,
-an in-process keyring, the data key behind an envelope."""
+"""Helpers shared by the encryption tests: a user-style custom Storage, login, an in-process
+keyring, the data key behind an envelope. (Session files: ``tests/tampering.py``.)"""
 
 from __future__ import annotations
 
-import hashlib
-import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import keyring
@@ -17,9 +14,10 @@ from keyring.errors import PasswordDeleteError
 from vault.crypto.envelope import Header
 from vault.crypto.keyset import Keyset
 from vault.crypto.slots import Credentials
-from vault.storage import FileStorage, Storage
+from vault.storage import Storage
+from vault.testing import log_in
 
-SIDE_SUFFIXES = ("", "-wal", "-shm", "-journal")
+__all__ = ["DictKeyring", "DictStorage", "data_key", "installed_keyring", "log_in"]
 
 
 class DictStorage(Storage):
@@ -96,32 +94,6 @@ class DictStorage(Storage):
         return self._field("is_bot", value)
 
 
-async def log_in(storage: Storage, *, user_id: int = 777000) -> bytes:
-    """Write a logged-in session the way a client does; return its auth key."""
-    key = os.urandom(256)
-    await storage.dc_id(4)
-    await storage.api_id(12345)
-    await storage.test_mode(False)
-    await storage.auth_key(key)
-    await storage.user_id(user_id)
-    await storage.is_bot(False)
-    return key
-
-
-def files_of(database: Path) -> list[Path]:
-    """A session file and whichever of its side files exist."""
-    return [p for p in (Path(f"{database}{s}") for s in SIDE_SUFFIXES) if p.exists()]
-
-
-def digest(database: Path) -> dict[str, str]:
-    """SHA-256 of the session file and each side file, by name."""
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in files_of(database)}
-
-
-def raw_bytes(database: Path) -> bytes:
-    return b"".join(p.read_bytes() for p in files_of(database))
-
-
 class DictKeyring(KeyringBackend):
     """A real, working keyring backend that keeps entries in this process."""
 
@@ -161,15 +133,3 @@ def data_key(header: Header, **unlock: Any) -> bytes:
         return bytes(keyset._live_dek())
     finally:
         keyset.wipe()
-
-
-async def stored_field(workdir: Path, name: str = "my_account") -> bytes:
-    """What the inner (plain) storage holds in its auth key field."""
-    inner = FileStorage(name, workdir=workdir)
-    await inner.open()
-    try:
-        value = await inner.auth_key()
-    finally:
-        await inner.close()
-    assert isinstance(value, bytes)
-    return value

@@ -38,7 +38,8 @@ from .cli_helpers import (
     telethon_string,
     vault_fixture,
 )
-from .encrypted_helpers import data_key, digest, raw_bytes
+from .encrypted_helpers import data_key
+from .tampering import digest, raw_bytes, session_files
 
 PASSPHRASE = "correct horse battery staple"
 COMMANDS = [
@@ -116,10 +117,10 @@ def test_version_and_exit_codes_in_help() -> None:
 
 
 def test_no_passphrase_option_on_the_command_line(plain: Fixture) -> None:
-    before = digest(plain.path)
+    before = session_files(plain.path)
     result = run_cli("encrypt", plain.path, "--passphrase", PASSPHRASE)
     assert result.returncode == 2
-    assert digest(plain.path) == before
+    assert session_files(plain.path) == before
 
 
 def test_encrypt_real_client_files(plain: Fixture, pwfile: Path, tmp_path: Path) -> None:
@@ -154,15 +155,15 @@ async def _peer(path: Path, peer_id: int) -> object:
 
 
 def test_encrypt_twice_is_refused_politely(encrypted: Fixture, pwfile: Path) -> None:
-    before = digest(encrypted.path)
+    before = session_files(encrypted.path)
     result = run_cli("encrypt", encrypted.path, "--passphrase-file", pwfile, *CHEAP)
     assert result.returncode == 0
     assert "already encrypted" in result.stdout
-    assert digest(encrypted.path) == before
+    assert session_files(encrypted.path) == before
 
 
 def test_info_shows_slots_and_account_but_never_the_key(encrypted: Fixture) -> None:
-    before = digest(encrypted.path)
+    before = session_files(encrypted.path)
     result = run_cli("info", encrypted.path, "--json")
     assert result.returncode == 0, result.stderr
     facts = json.loads(result.stdout)
@@ -183,15 +184,15 @@ def test_info_shows_slots_and_account_but_never_the_key(encrypted: Fixture) -> N
     assert "passphrase  Argon2id t=1 m=8 KiB p=1" in human
     for text in (result.stdout, human):
         assert encrypted.auth_key.hex() not in text
-    assert digest(encrypted.path) == before
+    assert session_files(encrypted.path) == before
 
 
 def test_info_of_a_plaintext_file_says_how_to_protect_it(plain: Fixture) -> None:
-    before = digest(plain.path)
+    before = session_files(plain.path)
     result = run_cli("info", plain.path)
     assert result.returncode == 0, result.stderr
     assert f"session-vault encrypt {plain.path}" in result.stdout
-    assert digest(plain.path) == before
+    assert session_files(plain.path) == before
 
 
 @pytest.mark.parametrize("version", [0x02, 0x01], ids=["unknown-version", "bad-check"])
@@ -207,7 +208,7 @@ def test_info_and_the_library_agree_on_a_256_byte_value_with_the_magic(
         db.execute("UPDATE sessions SET auth_key = ?", (forged,))
         db.commit()
     with pytest.raises(CorruptedError) as library:
-        open_auth_key(fixture.path, passphrase=PASSPHRASE, migrate=True)
+        open_auth_key(fixture.path, passphrase=PASSPHRASE)
     message = " ".join(str(library.value).split())
     before = digest(fixture.path)
 
@@ -227,12 +228,12 @@ def test_passphrase_from_environment(plain: Fixture) -> None:
 
 
 def test_no_terminal_and_no_passphrase_source_is_a_usage_error(plain: Fixture) -> None:
-    before = digest(plain.path)
+    before = session_files(plain.path)
     result = run_cli("encrypt", plain.path, *CHEAP)
     assert result.returncode == 2
     [line] = error_lines(result)
     assert "--passphrase-env" in line
-    assert digest(plain.path) == before
+    assert session_files(plain.path) == before
 
 
 # --- errors: one line, a documented exit code, nothing modified -----------------------------
@@ -255,11 +256,11 @@ def _assert_clean_failure(result: subprocess.CompletedProcess[str], code: int, n
 def test_wrong_passphrase(encrypted: Fixture, tmp_path: Path, command: list[str]) -> None:
     wrong = tmp_path / "wrong.txt"
     wrong.write_text("not it")
-    before = digest(encrypted.path)
+    before = session_files(encrypted.path)
     result = run_cli(*command, encrypted.path, "--passphrase-file", wrong)
     _assert_clean_failure(result, 3, "does not unlock")
     assert PASSPHRASE not in result.stderr and "not it" not in result.stderr
-    assert digest(encrypted.path) == before
+    assert session_files(encrypted.path) == before
     assert leftovers(tmp_path) == []
 
 
@@ -288,23 +289,23 @@ def _telethon_like_file(path: Path) -> None:
 def test_unknown_schema(tmp_path: Path, pwfile: Path, command: str) -> None:
     path = tmp_path / "telethon.session"
     _telethon_like_file(path)
-    before = digest(path)
+    before = session_files(path)
     extra = [] if command == "info" else ["--passphrase-file", str(pwfile), *CHEAP]
     result = run_cli(command, path, *extra)
     _assert_clean_failure(result, 6, "not a Pyrogram-family session")
     assert "Telethon" in result.stderr
-    assert digest(path) == before
+    assert session_files(path) == before
 
 
 @pytest.mark.parametrize("command", ["encrypt", "info"])
 def test_not_a_database(tmp_path: Path, pwfile: Path, command: str) -> None:
     path = tmp_path / "junk.session"
     path.write_bytes(b"this is not SQLite at all " * 200)
-    before = digest(path)
+    before = session_files(path)
     extra = [] if command == "info" else ["--passphrase-file", str(pwfile), *CHEAP]
     result = run_cli(command, path, *extra)
     _assert_clean_failure(result, 6, "not an SQLite database")
-    assert digest(path) == before
+    assert session_files(path) == before
 
 
 def test_tampered_envelope(encrypted: Fixture, pwfile: Path) -> None:
@@ -314,12 +315,12 @@ def test_tampered_envelope(encrypted: Fixture, pwfile: Path) -> None:
     conn.execute("UPDATE sessions SET auth_key = ?", (bytes(stored),))
     conn.commit()
     conn.close()
-    before = digest(encrypted.path)
+    before = session_files(encrypted.path)
     for command in (["export"], ["passwd", "--new-passphrase-file", str(pwfile)], ["info"]):
         extra = [] if command == ["info"] else ["--passphrase-file", str(pwfile)]
         result = run_cli(command[0], encrypted.path, *command[1:], *extra)
         _assert_clean_failure(result, 6, "damaged")
-    assert digest(encrypted.path) == before
+    assert session_files(encrypted.path) == before
 
 
 @pytest.mark.parametrize("command", ["encrypt", "passwd", "decrypt"])
@@ -328,7 +329,7 @@ async def test_locked_file(plain: Fixture, pwfile: Path, command: str) -> None:
     storage = FileStorage(plain.name, workdir=plain.path.parent)
     await storage.open()
     try:
-        before = digest(plain.path)
+        before = session_files(plain.path)
         args = [command, str(plain.path), "--passphrase-file", str(pwfile)]
         if command == "decrypt":
             args.append("--confirm-plaintext")
@@ -338,7 +339,7 @@ async def test_locked_file(plain: Fixture, pwfile: Path, command: str) -> None:
             args += CHEAP
         result = await asyncio.to_thread(run_cli, *args)
         _assert_clean_failure(result, 5, "locked")
-        assert digest(plain.path) == before
+        assert session_files(plain.path) == before
     finally:
         await storage.close()
 
@@ -444,18 +445,18 @@ def test_add_and_remove_slots(encrypted: Fixture, pwfile: Path, tmp_path: Path) 
     same = run_cli("remove-key", encrypted.path, "1", "--key-file", keyfile)
     _assert_clean_failure(same, 7, "unlocked with")
 
-    before = digest(encrypted.path)
+    before = session_files(encrypted.path)
     removed = run_cli("remove-key", encrypted.path, "0", "--key-file", keyfile)
     assert removed.returncode == 0, removed.stderr
-    assert digest(encrypted.path) != before
+    assert session_files(encrypted.path) != before
     facts = json.loads(run_cli("info", encrypted.path, "--json").stdout)
     assert [s["type"] for s in facts["encryption"]["slots"]] == ["raw-key"]
     assert run_cli("export", encrypted.path, "--passphrase-file", pwfile).returncode == 3
 
-    before = digest(encrypted.path)
+    before = session_files(encrypted.path)
     last = run_cli("remove-key", encrypted.path, "0", "--key-file", keyfile)
     assert last.returncode == 7
-    assert digest(encrypted.path) == before
+    assert session_files(encrypted.path) == before
 
 
 def test_add_a_second_passphrase(encrypted: Fixture, pwfile: Path, tmp_path: Path) -> None:
@@ -470,10 +471,10 @@ def test_add_a_second_passphrase(encrypted: Fixture, pwfile: Path, tmp_path: Pat
 
 
 def test_decrypt_needs_confirmation(encrypted: Fixture, pwfile: Path, tmp_path: Path) -> None:
-    before = digest(encrypted.path)
+    before = session_files(encrypted.path)
     refused = run_cli("decrypt", encrypted.path, "--passphrase-file", pwfile)
     _assert_clean_failure(refused, 2, "--confirm-plaintext")
-    assert digest(encrypted.path) == before
+    assert session_files(encrypted.path) == before
     done = run_cli("decrypt", encrypted.path, "--passphrase-file", pwfile, "--confirm-plaintext")
     assert done.returncode == 0, done.stderr
     assert stored_auth_key(encrypted.path) == encrypted.auth_key
@@ -485,12 +486,12 @@ def test_decrypt_needs_confirmation(encrypted: Fixture, pwfile: Path, tmp_path: 
 
 
 def test_export_encrypted_string_for_ci(encrypted: Fixture, pwfile: Path) -> None:
-    before = digest(encrypted.path)
+    before = session_files(encrypted.path)
     result = run_cli("export", encrypted.path, "--passphrase-file", pwfile)
     assert result.returncode == 0, result.stderr
     secret = result.stdout.strip()
     assert secret.startswith("vault1:")
-    assert digest(encrypted.path) == before
+    assert session_files(encrypted.path) == before
 
     async def resume() -> bytes | None:
         storage = EncryptedStorage(MemoryStorage(), passphrase=PASSPHRASE, session_string=secret)
@@ -513,12 +514,12 @@ def test_export_plain_warns_on_stderr(encrypted: Fixture, pwfile: Path) -> None:
 
 
 def test_export_of_a_plaintext_file_encrypts_the_string(plain: Fixture, pwfile: Path) -> None:
-    before = digest(plain.path)
+    before = session_files(plain.path)
     result = run_cli("export", plain.path, "--passphrase-file", pwfile, *CHEAP)
     assert result.returncode == 0, result.stderr
     text = result.stdout.strip()
     assert text.startswith("vault1:")
-    assert digest(plain.path) == before
+    assert session_files(plain.path) == before
     session = decrypt_session_string(text, passphrase=PASSPHRASE)
     assert asyncio.run(_string_key(session)) == plain.auth_key
 
@@ -692,11 +693,11 @@ def test_add_key_keyring_with_a_service(encrypted: Fixture, tmp_path: Path, pwfi
 
 
 def test_unsafe_keyring_is_refused(plain: Fixture) -> None:
-    before = digest(plain.path)
+    before = session_files(plain.path)
     env = cli_env(PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
     result = run_cli("encrypt", plain.path, "--keyring", env=env)
     _assert_clean_failure(result, 8, "keyring")
-    assert digest(plain.path) == before
+    assert session_files(plain.path) == before
 
 
 # --- the verified copy behind every file change --------------------------------------------
@@ -706,7 +707,7 @@ async def test_a_copy_that_fails_verification_never_replaces_the_file(tmp_path: 
     """``rewrite`` with a change that breaks the key (a real wrong write, not a stub) and the
     real check: the original stays byte for byte, no temporary is left."""
     fixture = client_fixture("pyrofork-2.3.69", tmp_path)
-    before = digest(fixture.path)
+    before = session_files(fixture.path)
 
     async def break_key(temp: Path) -> None:
         with contextlib.closing(sqlite3.connect(temp)) as db:
@@ -718,7 +719,7 @@ async def test_a_copy_that_fails_verification_never_replaces_the_file(tmp_path: 
 
     with pytest.raises(CliError, match="left unchanged"):
         await rewrite(fixture.path, break_key, verify)
-    assert digest(fixture.path) == before
+    assert session_files(fixture.path) == before
     assert leftovers(tmp_path) == []
 
     async def nothing(temp: Path) -> None:
@@ -727,5 +728,5 @@ async def test_a_copy_that_fails_verification_never_replaces_the_file(tmp_path: 
     # The copy still holds the plaintext key: the scan refuses it.
     with pytest.raises(CliError, match="still found"):
         await rewrite(fixture.path, nothing, nothing, forbidden=fixture.auth_key)
-    assert digest(fixture.path) == before
+    assert session_files(fixture.path) == before
     assert leftovers(tmp_path) == []

@@ -27,8 +27,8 @@ from .cli_helpers import (
     stored_auth_key,
     timed_run,
 )
-from .encrypted_helpers import SIDE_SUFFIXES, raw_bytes
 from .reliability._support import Tally
+from .tampering import SIDE_SUFFIXES, raw_bytes
 
 PASSPHRASE = "kill me softly"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from .cli_helpers import error_lines, run_cli, vault_fixture
-from .encrypted_helpers import digest
+from .tampering import session_files
 
 PASSPHRASE = "a long enough passphrase"
 
@@ -22,10 +22,10 @@ def test_kdf_options_beyond_the_unlock_budget_are_refused(tmp_path: Path, costs:
     fixture = vault_fixture(tmp_path)
     pwfile = tmp_path / "pw.txt"
     pwfile.write_text(PASSPHRASE + "\n")
-    before = digest(fixture.path)
+    before = session_files(fixture.path)
     result = run_cli("encrypt", fixture.path, "--passphrase-file", pwfile, *costs)
     assert result.returncode == 2, result.stderr
     [line] = error_lines(result)
     assert "--kdf-memory-kib is at most 262144" in line and "786432" in line
     assert "Traceback" not in result.stderr
-    assert digest(fixture.path) == before
+    assert session_files(fixture.path) == before

@@ -23,7 +23,7 @@ from .cli_helpers import (
     assert_sealed,
     cli_env,
     error_lines,
-    make_session,
+    make_mongo_session,
     open_key,
     raw,
     run_cli,
@@ -72,7 +72,7 @@ async def test_encrypt_seals_the_stored_key_and_clients_still_open_it(
 ) -> None:
     name, database = (default_name, None) if layout == "default" else ("bob", shared)
     where = ["--name", name] + (["--database", database] if database else [])
-    key = await make_session(conn, name, database)
+    key = await make_mongo_session(conn, name, database)
     before = await raw(conn, name, database)
 
     result = cli(env, "encrypt", *uri, *where, "--passphrase-env", "PW", *CHEAP)
@@ -92,7 +92,7 @@ async def test_encrypt_seals_the_stored_key_and_clients_still_open_it(
 async def test_an_encrypted_session_is_skipped_and_left_as_it_is(
     conn: Any, uri: list[str], env: dict[str, str], shared: str
 ) -> None:
-    await make_session(conn, "bob", shared)
+    await make_mongo_session(conn, "bob", shared)
     where = ["--name", "bob", "--database", shared]
     assert cli(env, "encrypt", *uri, *where, "--passphrase-env", "PW", *CHEAP).returncode == 0
     sealed = await raw(conn, "bob", shared)
@@ -108,8 +108,8 @@ async def test_an_encrypted_session_is_skipped_and_left_as_it_is(
 async def test_encrypt_all_walks_every_session_of_the_shared_database(
     conn: Any, uri: list[str], env: dict[str, str], shared: str
 ) -> None:
-    keys = {name: await make_session(conn, name, shared) for name in ("s1", "s2", "s3", "s4")}
-    await make_session(conn, "fresh", shared, logged_in=False)
+    keys = {name: await make_mongo_session(conn, name, shared) for name in ("s1", "s2", "s3", "s4")}
+    await make_mongo_session(conn, "fresh", shared, logged_in=False)
     where = ["--database", shared, "--all"]
     pw = ["--passphrase-env", "PW", *CHEAP]
     one = cli(env, "encrypt", *uri, "--name", "s2", "--database", shared, *pw)
@@ -134,7 +134,7 @@ async def test_encrypt_all_walks_every_session_of_the_shared_database(
 async def test_encrypt_all_needs_the_shared_layout(
     conn: Any, uri: list[str], env: dict[str, str], default_name: str
 ) -> None:
-    await make_session(conn, default_name)
+    await make_mongo_session(conn, default_name)
 
     result = cli(
         env, "encrypt", *uri, "--database", default_name, "--all", "--passphrase-env", "PW", *CHEAP
@@ -148,7 +148,7 @@ async def test_encrypt_all_needs_the_shared_layout(
 async def test_info_describes_the_session_without_the_key(
     conn: Any, uri: list[str], env: dict[str, str], shared: str
 ) -> None:
-    key = await make_session(conn, "bob", shared)
+    key = await make_mongo_session(conn, "bob", shared)
     where = ["--name", "bob", "--database", shared]
     plain = cli(env, "info", *uri, *where)
     assert plain.returncode == 0, plain.stderr
@@ -170,7 +170,7 @@ async def test_info_describes_the_session_without_the_key(
 async def test_export_and_passwd(
     conn: Any, uri: list[str], env: dict[str, str], shared: str
 ) -> None:
-    key = await make_session(conn, "bob", shared)
+    key = await make_mongo_session(conn, "bob", shared)
     where = ["--name", "bob", "--database", shared]
     cli(env, "encrypt", *uri, *where, "--passphrase-env", "PW", *CHEAP)
 
@@ -206,7 +206,7 @@ async def test_export_and_passwd(
 async def test_a_wrong_passphrase_changes_nothing(
     conn: Any, uri: list[str], env: dict[str, str], default_name: str
 ) -> None:
-    await make_session(conn, default_name)
+    await make_mongo_session(conn, default_name)
     where = ["--name", default_name]
     cli(env, "encrypt", *uri, *where, "--passphrase-env", "PW", *CHEAP)
     sealed = await raw(conn, default_name)
@@ -229,7 +229,7 @@ async def test_a_wrong_passphrase_changes_nothing(
 async def test_raw_key_slots_and_decrypt_round_trip(
     conn: Any, uri: list[str], env: dict[str, str], shared: str
 ) -> None:
-    key = await make_session(conn, "bob", shared)
+    key = await make_mongo_session(conn, "bob", shared)
     where = ["--name", "bob", "--database", shared]
     raw_key = os.urandom(32)
     keyed = {**env, "RAW": raw_key.hex()}
@@ -255,7 +255,7 @@ async def test_raw_key_slots_and_decrypt_round_trip(
 async def test_a_session_held_by_a_running_client_is_not_touched(
     conn: Any, uri: list[str], env: dict[str, str], shared: str
 ) -> None:
-    await make_session(conn, "bob", shared)
+    await make_mongo_session(conn, "bob", shared)
     client = MongoStorage("bob", conn, database=shared, lease=True)
     await client.open()
     try:
@@ -282,7 +282,7 @@ async def test_a_session_held_by_a_running_client_is_not_touched(
 async def test_a_missing_session_is_not_found_and_not_created(
     conn: Any, uri: list[str], env: dict[str, str], mongo_clients: MongoClients, shared: str
 ) -> None:
-    await make_session(conn, "bob", shared)
+    await make_mongo_session(conn, "bob", shared)
     missing = f"{mongo_clients.prefix}nobody"
     for where in (["--name", missing], ["--name", "nobody", "--database", shared]):
         result = cli(env, "encrypt", *uri, *where, "--passphrase-env", "PW", *CHEAP)
@@ -339,11 +339,11 @@ async def test_info_and_the_library_agree_on_a_256_byte_value_with_the_magic(
 ) -> None:
     """As for files: 256 bytes starting with the envelope magic are refused as damaged by
     ``info`` just as the library refuses them, not shown as a key stored in the clear."""
-    await make_session(conn, "bob", shared)
+    await make_mongo_session(conn, "bob", shared)
     forged = b"SVLT" + bytes([2]) + os.urandom(251)
     await conn[shared].session.update_one({"_id": "bob"}, {"$set": {"auth_key": forged}})
     with pytest.raises(CorruptedError) as library:
-        await open_key(conn, "bob", shared, passphrase=PASSPHRASE, migrate=True)
+        await open_key(conn, "bob", shared, passphrase=PASSPHRASE)
 
     result = cli(env, "info", *uri, "--name", "bob", "--database", shared)
 

@@ -28,7 +28,7 @@ from .cli_helpers import (
     assert_sealed,
     cli_env,
     kill_moments,
-    make_session,
+    make_mongo_session,
     open_key,
     raw,
     run_cli,
@@ -143,7 +143,7 @@ async def kill_loop(
     conn = mongo_clients.connect("pymongo")
     case = _case(layout, mongo_clients.prefix)
     env = cli_env(TEST_MONGO_URI=mongo_clients.server.uri, PW=PASSPHRASE)
-    keys = {s: await make_session(conn, *s) for s in case.sessions}
+    keys = {s: await make_mongo_session(conn, *s) for s in case.sessions}
     pristine = {s: await raw(conn, *s) for s in case.sessions}
 
     durations = []

@@ -18,7 +18,7 @@ from .cli_helpers import (
     telethon_string,
     vault_fixture,
 )
-from .encrypted_helpers import digest
+from .tampering import session_files
 
 pexpect = pytest.importorskip("pexpect")
 
@@ -89,7 +89,7 @@ def test_passwd_prompts_for_the_old_and_twice_for_the_new(plain: Fixture) -> Non
 
 
 def test_mismatched_passphrases_change_nothing(plain: Fixture) -> None:
-    before = digest(plain.path)
+    before = session_files(plain.path)
     child = spawn("encrypt", plain.path, *CHEAP)
     child.expect("New passphrase: ")  # type: ignore[attr-defined]
     child.sendline(PASSPHRASE)  # type: ignore[attr-defined]
@@ -99,7 +99,7 @@ def test_mismatched_passphrases_change_nothing(plain: Fixture) -> None:
     assert status == 2
     assert "did not match" in rest
     assert PASSPHRASE not in rest
-    assert digest(plain.path) == before
+    assert session_files(plain.path) == before
 
 
 def test_unlock_prompt_and_hidden_session_string(plain: Fixture, tmp_path: Path) -> None:

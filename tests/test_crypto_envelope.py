@@ -3,16 +3,16 @@ every length truncated, caps checked before any KDF runs, slot changes, AEAD mis
 
 from __future__ import annotations
 
-import hashlib
+import base64
 import struct
 
 import pytest
 
 from vault import decrypt_session_string, encrypt_session_string
-from vault.crypto import CHEAP_KDF, KdfParams
+from vault.crypto import CHEAP_KDF, KdfParams, keyring_slot
 from vault.crypto import kdf as kdf_module
 from vault.crypto.aead import Aead
-from vault.crypto.envelope import CHECK_SIZE, MAX_SLOTS, Purpose, classify_auth_key, parse
+from vault.crypto.envelope import MAX_SLOTS, Purpose, classify_auth_key, parse
 from vault.crypto.keyset import Keyset
 from vault.crypto.slots import Credentials, PassphraseSlot, RawKeySlot
 from vault.crypto.strings import parse_encrypted_string
@@ -25,8 +25,12 @@ from vault.errors import (
 )
 from vault.session_string import ENCRYPTED_PREFIX, SessionData, encode_session_string
 
+from .tampering import CHECK_SIZE, variants, with_check
+
+PASSPHRASE = "pw"
 RAW_KEY = bytes(range(32))
 AUTH_KEY = bytes(range(256))
+B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 PLAIN = encode_session_string(SessionData(2, 12345, False, AUTH_KEY, 42, False))
 
 
@@ -34,14 +38,25 @@ def keyset(**kwargs: object) -> Keyset:
     return Keyset.create(Credentials.from_args(**kwargs), CHEAP_KDF)  # type: ignore[arg-type]
 
 
-def recheck(body: bytes) -> bytes:
-    return body + hashlib.sha256(body).digest()[:CHECK_SIZE]
+#: The three slot kinds, each unlocking the same envelope (the keyring: ``dict_keyring``).
+UNLOCKERS = {
+    "passphrase": {"passphrase": PASSPHRASE},
+    "keyring": {"keyring": True},
+    "raw key": {"key": RAW_KEY},
+}
+
+
+def open_with(data: bytes, **unlock: object) -> bytes:
+    envelope = parse(data, Purpose.AUTH_KEY)
+    unlocked = Keyset.unlock(envelope.header, Credentials.from_args(**unlock))  # type: ignore[arg-type]
+    try:
+        return unlocked.open(envelope, Purpose.AUTH_KEY)
+    finally:
+        unlocked.wipe()
 
 
 def open_with_key(data: bytes) -> bytes:
-    envelope = parse(data, Purpose.AUTH_KEY)
-    unlocked = Keyset.unlock(envelope.header, Credentials.from_args(key=RAW_KEY))
-    return unlocked.open(envelope, Purpose.AUTH_KEY)
+    return open_with(data, key=RAW_KEY)
 
 
 @pytest.fixture(scope="module")
@@ -49,33 +64,32 @@ def sealed() -> bytes:
     return keyset(key=RAW_KEY).seal(Purpose.AUTH_KEY, b"name", AUTH_KEY)
 
 
+@pytest.fixture
+def sealed_three_slots(dict_keyring: object) -> bytes:
+    """An envelope with a passphrase, a keyring and a raw key slot."""
+    three = keyset(passphrase=PASSPHRASE, keyring=True, key=RAW_KEY)
+    for service, kek in three.pending_keyring:  # what EncryptedStorage does on first save
+        keyring_slot.store_secret(service, three.vault_id, kek)
+    return three.seal(Purpose.AUTH_KEY, b"victim", AUTH_KEY)
+
+
 def test_round_trip(sealed: bytes) -> None:
     assert open_with_key(sealed) == AUTH_KEY
 
 
-def test_every_flipped_bit_of_every_byte_is_detected(sealed: bytes) -> None:
-    for position in range(len(sealed)):
-        for bit in (0x01, 0x80):
-            bad = bytearray(sealed)
-            bad[position] ^= bit
-            with pytest.raises(CorruptedError):
-                open_with_key(bytes(bad))
-
-
-def test_every_forged_byte_is_detected_even_with_a_valid_check(sealed: bytes) -> None:
-    """An attacker can recompute the unkeyed check; the AEAD tags still catch every byte."""
-    body = sealed[:-CHECK_SIZE]
-    for position in range(len(body)):
-        bad = bytearray(body)
-        bad[position] ^= 0x01
-        with pytest.raises((CorruptedError, WrongKeyError)):
-            open_with_key(recheck(bytes(bad)))
-
-
-def test_every_truncation_is_detected(sealed: bytes) -> None:
-    for length in range(len(sealed)):
-        with pytest.raises(CorruptedError):
-            open_with_key(sealed[:length])
+@pytest.mark.parametrize("slot", sorted(UNLOCKERS))
+def test_every_changed_byte_and_every_truncation_is_detected(
+    sealed_three_slots: bytes, slot: str
+) -> None:
+    """Every byte flipped, every byte flipped with the (unkeyed) check recomputed as an
+    attacker can, every truncation: refused, whichever slot is used to unlock."""
+    envelope, unlock = sealed_three_slots, UNLOCKERS[slot]
+    assert open_with(envelope, **unlock) == AUTH_KEY
+    for mode, changed_envelopes in variants(envelope).items():
+        for variant in changed_envelopes:
+            with pytest.raises((CorruptedError, WrongKeyError)):
+                open_with(variant, **unlock)
+                pytest.fail(f"a {mode} of the envelope went unnoticed with the {slot}")
 
 
 def test_unknown_version_is_named(sealed: bytes) -> None:
@@ -119,7 +133,7 @@ def test_kdf_caps_refuse_before_running(
     """Argon2id is replaced by a tripwire: parsing must refuse before it could be called."""
     data = keyset(passphrase="pw").seal(Purpose.AUTH_KEY, b"", AUTH_KEY)
     at = slot_kdf_offset(data) + field
-    tampered = recheck(data[:at] + struct.pack(">I", value) + data[at + 4 : -CHECK_SIZE])
+    tampered = with_check(data[:at] + struct.pack(">I", value) + data[at + 4 : -CHECK_SIZE])
 
     def tripwire(*args: object, **kwargs: object) -> bytes:
         raise AssertionError("Argon2id ran on parameters from a tampered header")
@@ -204,30 +218,36 @@ def test_passphrases_are_nfc_normalised() -> None:
 
 @pytest.fixture(scope="module")
 def encrypted_string() -> str:
-    return encrypt_session_string(PLAIN, key=RAW_KEY)
+    return encrypt_session_string(PLAIN, passphrase=PASSPHRASE, key=RAW_KEY, kdf=CHEAP_KDF)
 
 
 def test_string_round_trip_and_whitespace(encrypted_string: str) -> None:
     assert decrypt_session_string(f"  {encrypted_string}\n", key=RAW_KEY) == PLAIN
 
 
-def test_every_changed_character_is_detected(encrypted_string: str) -> None:
+def test_every_changed_character_and_truncation_is_detected(encrypted_string: str) -> None:
+    """Every character changed, every truncation, and every byte of the envelope forged with
+    the check recomputed: refused, with the raw key and with the passphrase."""
+    text = encrypted_string
     body_start = len(ENCRYPTED_PREFIX)
-    for position in range(body_start, len(encrypted_string)):
-        char = encrypted_string[position]
-        bad = (
-            encrypted_string[:position]
-            + ("A" if char != "A" else "B")
-            + encrypted_string[position + 1 :]
-        )
-        with pytest.raises(CorruptedError):
-            decrypt_session_string(bad, key=RAW_KEY)
-
-
-def test_every_truncated_string_is_rejected(encrypted_string: str) -> None:
-    for length in range(len(encrypted_string)):
-        with pytest.raises((CorruptedError, InvalidSessionString)):
-            decrypt_session_string(encrypted_string[:length], key=RAW_KEY)
+    changed = [
+        text[:at] + B64[(B64.index(text[at]) + 1) % 64] + text[at + 1 :]
+        for at in range(body_start, len(text))
+    ]
+    changed += [text[:at] + "~" + text[at + 1 :] for at in range(body_start)]
+    truncated = [text[:size] for size in range(len(text))]
+    for variant in changed + truncated:
+        for creds in ({"key": RAW_KEY}, {"passphrase": PASSPHRASE}):
+            with pytest.raises((InvalidSessionString, CorruptedError, WrongKeyError)):
+                decrypt_session_string(variant, **creds)  # type: ignore[arg-type]
+                pytest.fail("a changed encrypted session string decrypted")
+    raw = base64.urlsafe_b64decode(text[body_start:] + "==")
+    for at in range(len(raw) - CHECK_SIZE):
+        forged = bytearray(raw[:-CHECK_SIZE])
+        forged[at] ^= 1 << (at % 8)
+        variant = ENCRYPTED_PREFIX + base64.urlsafe_b64encode(with_check(forged)).decode()
+        with pytest.raises((CorruptedError, WrongKeyError)):
+            decrypt_session_string(variant.rstrip("="), key=RAW_KEY)
 
 
 @pytest.mark.parametrize("suffix", ["=", "==", "A", "AA", "!", "\u00e9"])

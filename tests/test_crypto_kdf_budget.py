@@ -37,7 +37,7 @@ from vault.session_string import (
 )
 from vault.storage import FileStorage
 
-from .test_crypto_envelope import recheck
+from .tampering import with_check
 
 AUTH_KEY = bytes(range(256))
 PLAIN = encode_session_string(SessionData(2, 12345, False, AUTH_KEY, 42, False))
@@ -71,7 +71,7 @@ def with_costs(envelope: bytes, purpose: Purpose, costs: Callable[[int], KdfPara
         for i, s in enumerate(parsed.header.slots)
     )
     header = Header(parsed.header.vault_id, parsed.header.binding, slots)
-    return recheck(header.encode() + parsed.sealed)
+    return with_check(header.encode() + parsed.sealed)
 
 
 def string_with_slots(count: int, kdf: KdfParams = CHEAP_KDF) -> str:

@@ -140,13 +140,11 @@ async def test_sqlite_crafted_text_key_is_never_migrated(tmp_path: Path) -> None
     path = await make_file(tmp_path, "crafted")
     for value in ("k" * 256, 256):
         craft(path, "auth_key", value)
-        storage = EncryptedStorage(
-            FileStorage("crafted", workdir=tmp_path), key=RAW_KEY, migrate=True
-        )
         with pytest.raises(StoredValueError) as raised:
-            await storage.open()
+            await EncryptedStorage.encrypt_plaintext(
+                FileStorage("crafted", workdir=tmp_path), key=RAW_KEY
+            )
         assert_refused(raised, "auth_key", "crafted")
-        await storage.close()
         db = sqlite3.connect(path)
         try:
             assert db.execute("SELECT auth_key FROM sessions").fetchone()[0] == value
@@ -216,14 +214,12 @@ async def test_mongo_field_of_the_wrong_type_or_size_is_refused(
 async def test_mongo_hostile_key_is_never_sealed_as_a_plaintext_key(
     mongo_clients: MongoClients, value: object
 ) -> None:
-    """On main an int 256 became bytes(256), which migrate=True sealed as the session's key."""
+    """On main an int 256 became bytes(256), which migration sealed as the session's key."""
     name = f"{mongo_clients.prefix}hostile"
     conn = await hostile_document(mongo_clients, name, "auth_key", value)
-    storage = EncryptedStorage(MongoStorage(name, conn), key=RAW_KEY, migrate=True)
     with pytest.raises(StoredValueError) as raised:
-        await storage.open()
+        await EncryptedStorage.encrypt_plaintext(MongoStorage(name, conn), key=RAW_KEY)
     assert_refused(raised, "auth_key", name)
-    await storage.close()
     assert (await conn[name]["session"].find_one({"_id": 0}))["auth_key"] == value
 
 
@@ -262,8 +258,6 @@ class ForeignStorage(MemoryStorage):
 @pytest.mark.parametrize("stored", [256, "k" * 256, 1.5, ["k"]], ids=_id)
 async def test_wrapper_never_takes_a_non_bytes_value_for_a_key(stored: object) -> None:
     inner = ForeignStorage(stored)
-    storage = EncryptedStorage(inner, key=RAW_KEY, migrate=True)
     with pytest.raises(VaultError, match="holds"):
-        await storage.open()
-    await storage.close()
+        await EncryptedStorage.encrypt_plaintext(inner, key=RAW_KEY)
     assert inner.written == []

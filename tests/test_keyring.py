@@ -23,7 +23,8 @@ from vault.crypto.slots import KeyringSlot
 from vault.errors import KeyringUnavailableError, WrongKeyError
 from vault.storage import FileStorage
 
-from .encrypted_helpers import DictKeyring, digest, log_in
+from .encrypted_helpers import DictKeyring, log_in
+from .tampering import session_files
 
 keyring = pytest.importorskip("keyring")
 from keyring.backends import fail, null  # noqa: E402
@@ -88,10 +89,10 @@ async def test_missing_entry_is_a_wrong_key_and_changes_nothing(
     await s.close()
     assert [service for service, _ in backend.entries] == ["my-service"]
     backend.entries.clear()
-    before = digest(tmp_path / "desk.session")
+    before = session_files(tmp_path / "desk.session")
     with pytest.raises(WrongKeyError):
         await storage(tmp_path, keyring=True).open()
-    assert digest(tmp_path / "desk.session") == before
+    assert session_files(tmp_path / "desk.session") == before
 
 
 async def test_passphrase_still_opens_without_the_keyring_entry(

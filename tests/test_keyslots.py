@@ -21,7 +21,7 @@ from vault.errors import CorruptedError, KeySlotError
 from vault.keyslots import KeySlots
 from vault.storage import FileStorage
 
-from .encrypted_helpers import stored_field
+from .tampering import session_path, stored_auth_key
 
 PW = "correct horse battery staple"
 RAW_KEY = bytes(range(32))
@@ -33,7 +33,7 @@ def storage(workdir: Path, **unlock: object) -> EncryptedStorage:
 
 
 async def stored_envelope(workdir: Path) -> Envelope:
-    return parse(await stored_field(workdir, "s"), Purpose.AUTH_KEY)
+    return parse(stored_auth_key(session_path(workdir, "s")) or b"", Purpose.AUTH_KEY)
 
 
 def attacker_reads(old: Envelope, new: Envelope, **credential: object) -> bytes:

@@ -1,6 +1,6 @@
 """Kurigram's and Irenogram's file layout (schema version 7) in vault's SQLite storages.
 
-The contract suite runs over files in this layout too (the ``file-kurigram`` backends); these
+The contract suite runs over files in this layout too (``TestFileStorageKurigramLayout``); these
 tests cover what is particular to it, against the real Kurigram-made file in ``tests/data``.
 """
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sqlite3
 import stat
@@ -23,9 +22,7 @@ from vault.errors import (
 from vault.storage import FileStorage, MemoryStorage, SQLiteStorage
 from vault.storage.schema import SCHEMA_VERSION
 
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+from .tampering import digest
 
 
 def mode(path: Path) -> int:

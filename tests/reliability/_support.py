@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import resource
@@ -71,21 +70,6 @@ class Tally:
         for key, entry in self.entries.items():
             section[key] = {**entry, "measured": stamp, "python": sys.version.split()[0]}
         path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
-
-
-def digest(path: Path) -> str:
-    """SHA-256 of a file's bytes ("" if it does not exist)."""
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except FileNotFoundError:
-        return ""
-
-
-def session_files(database: Path) -> dict[str, str]:
-    """Hashes of a session file and its SQLite side files."""
-    return {
-        suffix: digest(Path(f"{database}{suffix}")) for suffix in ("", "-wal", "-shm", "-journal")
-    }
 
 
 def cap_file_size(limit: int) -> None:

@@ -8,6 +8,7 @@ import random
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,9 @@ from vault.crypto import CHEAP_KDF
 from vault.errors import SessionInUseError
 from vault.storage import FileStorage, Storage
 
-from ..backends import Backend
-from ._support import ROOT, Tally, session_files
+from .. import test_contract
+from ..tampering import session_files
+from ._support import ROOT, Tally
 
 # A second, real process that holds the session open until its stdin says "close".
 _HOLDER = """
@@ -150,12 +152,31 @@ async def _worker(storage: Storage, index: int, rng: random.Random) -> None:
     assert peer.access_hash == index * 7
 
 
+@pytest.fixture(
+    params=[(cls, wrap) for cls in test_contract.BACKENDS for wrap in ("plain", "encrypted")],
+    ids=lambda param: f"{param[0].__name__}-{param[1]}",
+)
+def make_storage(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[str], Storage]:
+    """Each backend of the contract suite, as it is and wrapped by EncryptedStorage."""
+    cls, wrap = request.param
+    contract = cls()
+    contract._bind(request, tmp_path)
+
+    def make(name: str) -> Storage:
+        inner = contract.make_storage(name)
+        if wrap == "encrypted":
+            return EncryptedStorage(inner, passphrase="pw", kdf=CHEAP_KDF)
+        return inner
+
+    return make
+
+
 async def test_1000_concurrent_coroutines(
-    backend: Backend, tally: Tally, request: pytest.FixtureRequest
+    make_storage: Callable[[str], Storage], tally: Tally, request: pytest.FixtureRequest
 ) -> None:
     """Mixed reads and writes from 1,000 coroutines at once: no error, no lost write."""
     count = 1000
-    storage = backend.make("concurrent")
+    storage = make_storage("concurrent")
     await storage.open()
     try:
         rng = random.Random(1000)
@@ -176,5 +197,4 @@ async def test_1000_concurrent_coroutines(
         assert await storage.auth_key() in keys
     finally:
         await storage.close()
-    backend_id = request.node.callspec.params["backend"]
-    tally.record(f"concurrency_1000[{backend_id}]", coroutines=len(results), errors=0)
+    tally.record(f"concurrency_1000[{request.node.callspec.id}]", coroutines=len(results), errors=0)

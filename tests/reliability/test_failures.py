@@ -30,8 +30,15 @@ from vault.errors import (
 )
 from vault.storage import FileStorage, Storage
 
-from ._support import cap_file_size, in_child, session_files
-from ._tampering import encrypted, make_session, store_auth_key, stored_auth_key
+from ..tampering import (
+    encrypted_file,
+    make_session,
+    session_files,
+    session_path,
+    store_auth_key,
+    stored_auth_key,
+)
+from ._support import cap_file_size, in_child
 
 AUTH_KEY = bytes(range(256))
 
@@ -55,13 +62,14 @@ async def _plain_session(workdir: Path) -> Path:
 
 
 async def test_wrong_passphrase_changes_nothing(tmp_path: Path) -> None:
-    database = await make_session("s", tmp_path, AUTH_KEY)
+    await make_session(tmp_path, "s", auth_key=AUTH_KEY)
+    database = session_path(tmp_path, "s")
     before = session_files(database)
-    storage = encrypted("s", tmp_path, passphrase="not the passphrase")
+    storage = encrypted_file(tmp_path, "s", passphrase="not the passphrase")
     with pytest.raises(WrongKeyError):
         await storage.open()
     assert session_files(database) == before
-    storage = encrypted("s", tmp_path)
+    storage = encrypted_file(tmp_path, "s")
     await storage.open()
     assert await storage.auth_key() == AUTH_KEY
     await storage.close()
@@ -84,12 +92,13 @@ async def test_damaged_session_file_is_refused_unchanged(tmp_path: Path, damage:
 
 
 async def test_damaged_envelope_is_refused_unchanged(tmp_path: Path) -> None:
-    database = await make_session("s", tmp_path, AUTH_KEY)
+    await make_session(tmp_path, "s", auth_key=AUTH_KEY)
+    database = session_path(tmp_path, "s")
     envelope = stored_auth_key(database) or b""
     store_auth_key(database, envelope[:100] + bytes(20) + envelope[120:])
     before = session_files(database)
     with pytest.raises(CorruptedError):
-        await encrypted("s", tmp_path).open()
+        await encrypted_file(tmp_path, "s").open()
     assert session_files(database) == before
 
 
@@ -124,16 +133,17 @@ def test_full_disk_loses_nothing(tmp_path: Path) -> None:
 
 
 def test_full_disk_while_rewriting_an_envelope_keeps_the_old_one(tmp_path: Path) -> None:
-    database = asyncio.run(make_session("s", tmp_path, AUTH_KEY))
+    asyncio.run(make_session(tmp_path, "s", auth_key=AUTH_KEY))
+    database = session_path(tmp_path, "s")
     before, content = session_files(database), _dump(database)
-    storage = encrypted("s", tmp_path)
+    storage = encrypted_file(tmp_path, "s")
     new_key = os.urandom(256)
     in_child(lambda: asyncio.run(_write_on_full_disk(storage, lambda: storage.auth_key(new_key))))
     assert _dump(database) == content
     assert session_files(database) == before
 
     async def reopen() -> bytes | None:
-        storage = encrypted("s", tmp_path)
+        storage = encrypted_file(tmp_path, "s")
         await storage.open()
         try:
             return await storage.auth_key()

@@ -22,8 +22,8 @@ from vault.session_string import SessionData, decode_session_string, encode_sess
 from vault.storage import FileStorage
 
 from .. import leak_watch
+from ..tampering import store_auth_key, stored_auth_key
 from ._support import ROOT, Tally
-from ._tampering import store_auth_key, stored_auth_key
 
 AUTH_KEY = os.urandom(256)
 RAW_KEY = os.urandom(32)
