@@ -8,12 +8,14 @@ from asyncio import to_thread
 from .crypto import keyring_slot
 from .crypto.kdf import KdfParams
 from .crypto.keyset import Keyset
+from .crypto.peer_index import INDEX_KEY_SIZE, PeerIndex
+from .crypto.rng import random_bytes
 from .crypto.sealer import AuthKeySealer, is_plain_auth_key, parse_stored
 from .crypto.slots import Credentials
 from .crypto.wipe import wipe
 from .storage.base import Storage
 
-__all__ = ["SealedAuthKey", "purge_stale_copies"]
+__all__ = ["SealedAuthKey", "new_index_key", "purge_stale_copies"]
 
 
 class SealedAuthKey:
@@ -25,6 +27,25 @@ class SealedAuthKey:
         self.inner = inner
         self.sealer = sealer
         self.lock = asyncio.Lock()
+        #: Whether the stored envelope holds the sealer's index key (if it has one).
+        self._index_stored = False
+        self._peer_index: PeerIndex | None = None
+
+    @property
+    def peer_index(self) -> PeerIndex | None:
+        """The blind index over the sealer's index key (``None``: the peer cache is plain)."""
+        if self._peer_index is None:
+            key = self.sealer.index_key
+            if key is not None:
+                self._peer_index = PeerIndex(key)
+        return self._peer_index
+
+    def close(self) -> None:
+        """Wipe the sealer and the index key; the field cannot be used afterwards."""
+        if self._peer_index is not None:
+            self._peer_index.wipe()
+            self._peer_index = None
+        self.sealer.close()
 
     @classmethod
     async def open(
@@ -36,14 +57,17 @@ class SealedAuthKey:
         *,
         rebind: bool = False,
         accept_plaintext: bool = False,
+        seal_peers: bool = False,
     ) -> SealedAuthKey:
         """The field of the open storage ``inner``: unlocked with ``creds`` if it holds an
         envelope (authenticated now; re-sealed if bound to another name and ``rebind``), a new
         vault if it holds nothing. A plaintext key is sealed under a new vault and purged only
-        with ``accept_plaintext``, and refused otherwise (see :func:`parse_stored`)."""
+        with ``accept_plaintext``, and refused otherwise (see :func:`parse_stored`). A new vault
+        gets a fresh peer index key if ``seal_peers``; an existing one keeps what it holds."""
         stored = await inner.auth_key()
         if stored is None or (accept_plaintext and is_plain_auth_key(stored)):
-            field = cls(inner, AuthKeySealer(await to_thread(Keyset.create, creds, kdf), name))
+            keyset = await to_thread(Keyset.create, creds, kdf)
+            field = cls(inner, AuthKeySealer(keyset, name, index_key=new_index_key(seal_peers)))
             if stored is not None:
                 async with field.lock:
                     await field.write(bytes(stored), purge=True)
@@ -51,10 +75,20 @@ class SealedAuthKey:
         header = parse_stored(stored, name, rebind=rebind).header
         field = cls(inner, AuthKeySealer(await to_thread(Keyset.unlock, header, creds), name))
         plain = field.sealer.open(stored, rebind=True)
+        field._index_stored = field.sealer.index_key is not None
         if header.binding != field.sealer.binding:
             async with field.lock:
                 await field.write(plain)
         return field
+
+    async def store_index_key(self) -> None:
+        """Make sure the stored envelope holds the sealer's index key (a new vault's is sealed
+        only with the first write), before anything indexed under it is stored."""
+        if self.sealer.index_key is None or self._index_stored:
+            return
+        async with self.lock:
+            if not self._index_stored:
+                await self.write(await self.read())
 
     async def read(self) -> bytes | None:
         """The auth key, or ``None`` if the session holds none."""
@@ -65,19 +99,26 @@ class SealedAuthKey:
         self, value: bytes | None, *, sealer: AuthKeySealer | None = None, purge: bool = False
     ) -> None:
         """Seal (with ``sealer``, by default this field's) and store ``value`` (callers hold
-        :attr:`lock`). With ``purge``, ask the inner storage to drop stale copies of what was
-        there: needed when that was a plaintext key or an envelope under a retired data key;
-        an older envelope under the same data key reveals nothing, so ordinary writes skip it."""
+        :attr:`lock`); with an index key, ``None`` stores an envelope holding only that. With
+        ``purge``, ask the inner storage to drop stale copies of what was there: needed when
+        that was a plaintext key or an envelope under a retired data key; an older envelope
+        under the same data key reveals nothing, so ordinary writes skip it."""
         sealer = sealer or self.sealer
         self.sealer.forget()
-        if value is None:
+        if value is None and sealer.index_key is None:
             await self.inner.auth_key(None)
         else:
             envelope = sealer.seal(value)
             await _store_pending_keyring(sealer.keyset)
             await self.inner.auth_key(envelope)
+            self._index_stored = sealer.index_key is not None
         if purge:
             await purge_stale_copies(self.inner)
+
+
+def new_index_key(seal_peers: bool) -> bytes | None:
+    """A fresh peer index key for a new vault if ``seal_peers``, else ``None``."""
+    return random_bytes(INDEX_KEY_SIZE) if seal_peers else None
 
 
 async def _store_pending_keyring(keyset: Keyset) -> None:

@@ -170,7 +170,7 @@ class KeySlots:
         field = self._field
         async with field.lock:
             candidate = self._keyset.copy()
-            sealer = AuthKeySealer(candidate, field.sealer.name)
+            sealer = AuthKeySealer(candidate, field.sealer.name, index_key=field.sealer.index_key)
             try:
                 plain = await field.read()
 
@@ -180,7 +180,7 @@ class KeySlots:
                         candidate.rotate()
 
                 await asyncio.to_thread(apply)
-                if plain is not None:
+                if plain is not None or sealer.index_key is not None:
                     await field.write(plain, sealer=sealer, purge=True)
             except BaseException:
                 sealer.close()

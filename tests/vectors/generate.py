@@ -12,6 +12,9 @@ session string for ``purpose: session-string``. Keys:
   decryptor's OS keyring holds (service, username, and the text stored: base64 of the KEK);
 * ``plaintext``: for ``success``, the hex of the decrypted bytes;
 * ``data-key``: for ``success``, the hex of the data key that any slot unwraps;
+* ``index-key``: for an auth-key payload holding one (format v2), the hex of the peer index key;
+* ``index-username`` / ``index-username-token`` and ``index-phone`` / ``index-phone-token``: a
+  value as a client looks it up and the blind-index token stored for it under ``index-key``;
 * ``comment``.
 
 Randomness comes from a seeded SHA-256 stream (``vault.crypto.rng._deterministic``), so running
@@ -24,17 +27,20 @@ import base64
 import hashlib
 import struct
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vault.crypto import envelope as envelope_format
 from vault.crypto import rng
 from vault.crypto.envelope import CHECK_SIZE, Purpose
 from vault.crypto.kdf import CHEAP_KDF, DEFAULT_KDF, KdfParams
 from vault.crypto.keyring_slot import DEFAULT_SERVICE as KEYRING_SERVICE
 from vault.crypto.keyring_slot import entry_name
 from vault.crypto.keyset import Keyset
+from vault.crypto.peer_index import PeerIndex
 from vault.crypto.slots import Credentials
 from vault.crypto.strings import _encode
 from vault.session_string import ENCRYPTED_PREFIX, SessionData, pack_session
@@ -46,6 +52,8 @@ PASSPHRASE = "correct horse battery staple"
 RAW_KEY = bytes(range(32))
 SESSION = "my_account"
 AUTH_KEY = hashlib.sha256(b"auth key").digest() * 8
+INDEX_KEY = hashlib.sha256(b"peer index key").digest()
+USERNAME, PHONE = "@Alice_Bob", "+1 555 0100"
 DATA = SessionData(
     dc_id=4, api_id=12345, test_mode=False, auth_key=AUTH_KEY, user_id=777000, is_bot=False
 )
@@ -65,6 +73,7 @@ class Vector:
     data_key: bytes | None = None
     #: ``(service, secret)`` of a keyring slot's entry.
     keyring: tuple[str, bytes] | None = None
+    index_key: bytes | None = None
 
     def render(self) -> str:
         lines = [f"expect: {self.expect}", f"purpose: {self.purpose}"]
@@ -86,6 +95,15 @@ class Vector:
             lines.append(f"plaintext: {self.plaintext.hex()}")
         if self.data_key is not None:
             lines.append(f"data-key: {self.data_key.hex()}")
+        if self.index_key is not None:
+            index = PeerIndex(self.index_key)
+            lines += [
+                f"index-key: {self.index_key.hex()}",
+                f"index-username: {USERNAME}",
+                f"index-username-token: {index.username(USERNAME)}",
+                f"index-phone: {PHONE}",
+                f"index-phone-token: {index.phone(PHONE)}",
+            ]
         lines.append(f"comment: {self.comment}")
         return "\n".join(lines) + "\n\n" + self.body + "\n"
 
@@ -123,8 +141,18 @@ def _seal(
     return Sealed(envelope, bytes(keyset._live_dek()), secret)
 
 
-def sealed_auth_key(seed: str, **options: Any) -> Sealed:
-    return _seal(seed, Purpose.AUTH_KEY, SESSION.encode(), AUTH_KEY, **options)
+def sealed_auth_key(seed: str, plaintext: bytes = AUTH_KEY, **options: Any) -> Sealed:
+    return _seal(seed, Purpose.AUTH_KEY, SESSION.encode(), plaintext, **options)
+
+
+@contextmanager
+def writing_version(version: int) -> Iterator[None]:
+    """Write envelopes with another version byte (for version 1 and malformed vectors)."""
+    latest, envelope_format.VERSION = envelope_format.VERSION, version
+    try:
+        yield
+    finally:
+        envelope_format.VERSION = latest
 
 
 def sealed_string(seed: str, **options: Any) -> Sealed:
@@ -181,10 +209,10 @@ def vectors() -> list[Vector]:
         ),
         ("auth_key_bad_magic", "corrupted", recheck(edit(base, 0, b"X")), "magic is XVLT"),
         (
-            "auth_key_version_2",
+            "auth_key_version_3",
             "unsupported",
-            recheck(edit(base, 4, b"\x02")),
-            "format version 2 is unknown to version 1 readers",
+            recheck(edit(base, 4, b"\x03")),
+            "format version 3 is unknown to version 2 readers",
         ),
         (
             "auth_key_zero_slots",
@@ -331,6 +359,7 @@ def vectors() -> list[Vector]:
             key=RAW_KEY,
         ),
     ]
+    out += index_key_vectors()
     string = sealed_string("string")
     default = sealed_string("default", kdf=DEFAULT_KDF)
     raw = string.envelope
@@ -390,6 +419,53 @@ def vectors() -> list[Vector]:
         for name, expect, body, comment in strings
     ]
     return out
+
+
+def index_key_vectors() -> list[Vector]:
+    """Version 1 still read; version 2 payloads with the peer index key ("v2: peer index key")."""
+    with writing_version(1):
+        v1 = sealed_auth_key("version 1")
+        v1_index = sealed_auth_key("version 1 index key", AUTH_KEY + INDEX_KEY)
+    both = sealed_auth_key("index key", AUTH_KEY + INDEX_KEY)
+    only = sealed_auth_key("index key only", bytes(256) + INDEX_KEY)
+    return [
+        Vector(
+            "auth_key_version_1",
+            "success",
+            "auth-key",
+            as_hex(v1.envelope),
+            "format version 1 (payload: the auth key alone), still read",
+            plaintext=AUTH_KEY,
+            data_key=v1.data_key,
+        ),
+        Vector(
+            "auth_key_index_key",
+            "success",
+            "auth-key",
+            as_hex(both.envelope),
+            "version 2 payload: auth key || peer index key (288 bytes)",
+            plaintext=AUTH_KEY + INDEX_KEY,
+            data_key=both.data_key,
+            index_key=INDEX_KEY,
+        ),
+        Vector(
+            "auth_key_index_key_only",
+            "success",
+            "auth-key",
+            as_hex(only.envelope),
+            "version 2 payload of a session not logged in yet: all-zero auth key || index key",
+            plaintext=bytes(256) + INDEX_KEY,
+            data_key=only.data_key,
+            index_key=INDEX_KEY,
+        ),
+        Vector(
+            "auth_key_version_1_index_key",
+            "corrupted",
+            "auth-key",
+            as_hex(v1_index.envelope),
+            "version 1 with a 288-byte payload: only version 2 may hold an index key",
+        ),
+    ]
 
 
 def _bump(char: str) -> str:

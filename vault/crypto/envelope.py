@@ -1,8 +1,9 @@
-"""The envelope: a self-describing, authenticated container for one secret (format version 1).
+"""The envelope: a self-describing, authenticated container for one secret (format version 2;
+version 1 is still read).
 
 Byte layout (big-endian; ``docs/format.md`` is the normative description)::
 
-    magic "SVLT" (4) | version 0x01 (1) | vault id (16) | binding length B (1) | binding (B)
+    magic "SVLT" (4) | version 0x02 (1) | vault id (16) | binding length B (1) | binding (B)
     | slot count N (1) | N x [slot type (1) | body length L (2) | body (L)]      <- header
     | nonce (12) | AES-256-GCM ciphertext | tag (16)                               <- payload
     | check (16) = first 16 bytes of SHA-256(everything before it)
@@ -27,6 +28,7 @@ from typing import Literal, TypeAlias
 
 from ..errors import CorruptedError, UnsupportedFormatError
 from .aead import OVERHEAD, Aead
+from .peer_index import INDEX_KEY_SIZE
 from .slots import Slot, parse_slot, slot_body
 
 __all__ = [
@@ -42,11 +44,15 @@ __all__ = [
     "classify_auth_key",
     "is_envelope",
     "parse",
+    "payload_sizes",
     "seal",
 ]
 
 MAGIC = b"SVLT"
-VERSION = 1
+VERSION = 2
+#: Versions this reader opens: 1 (an auth key's payload is the key) and 2 (it may also hold the
+#: peer index key, see :func:`payload_sizes`).
+READABLE_VERSIONS = frozenset({1, 2})
 VAULT_ID_SIZE = 16
 CHECK_SIZE = 16
 MAX_SLOTS = 8
@@ -107,6 +113,15 @@ class Envelope:
             ) from None
 
 
+def payload_sizes(purpose: Purpose, version: int = VERSION) -> tuple[int, ...]:
+    """The plaintext sizes an envelope of ``version`` may hold for ``purpose``. From version 2
+    an auth-key payload may be ``auth key (256) || index key (32)``: 256 or 288 bytes (an
+    all-zero auth key stands for none; ``docs/format.md``, "v2: peer index key")."""
+    if purpose is Purpose.AUTH_KEY and version >= 2:
+        return (purpose.size, purpose.size + INDEX_KEY_SIZE)
+    return (purpose.size,)
+
+
 def _aad(purpose: Purpose, header_bytes: bytes) -> bytes:
     return b"session-vault/v1/" + purpose.label.encode("ascii") + b"\x00" + header_bytes
 
@@ -117,7 +132,7 @@ def _check(data: bytes) -> bytes:
 
 def seal(header: Header, dek: bytearray, purpose: Purpose, plaintext: bytes) -> bytes:
     """Encrypt ``plaintext`` into a complete envelope under ``header``."""
-    if len(plaintext) != purpose.size:
+    if len(plaintext) not in payload_sizes(purpose):
         raise ValueError(f"a {purpose.label} is {purpose.size} bytes, got {len(plaintext)}")
     header_bytes = header.encode()
     body = header_bytes + Aead(dek).encrypt(plaintext, _aad(purpose, header_bytes))
@@ -163,10 +178,10 @@ def parse(data: bytes, purpose: Purpose) -> Envelope:
             "the data is not a complete session-vault envelope (wrong size or magic); "
             "it was truncated or replaced"
         )
-    if data[4] != VERSION:
+    if data[4] not in READABLE_VERSIONS:
         raise UnsupportedFormatError(
             f"the data uses envelope format version {data[4]}, but this version of vault "
-            f"reads only version {VERSION}; upgrade session-vault"
+            f"reads only versions 1 to {VERSION}; upgrade session-vault"
         )
     body, check = data[:-CHECK_SIZE], data[-CHECK_SIZE:]
     if _check(body) != check:
@@ -184,7 +199,7 @@ def parse(data: bytes, purpose: Purpose) -> Envelope:
         kind, size = _SLOT_HEAD.unpack(reader.take(_SLOT_HEAD.size))
         slots.append(parse_slot(kind, reader.take(size)))
     header_end = reader.offset
-    if len(body) - header_end != OVERHEAD + purpose.size:
+    if len(body) - header_end - OVERHEAD not in payload_sizes(purpose, data[4]):
         raise CorruptedError(
             f"the encrypted payload has the wrong size for a {purpose.label}; the data was "
             "modified or belongs to another field"
