@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .auth_key_field import SealedAuthKey
+from .auth_key_field import SealedAuthKey, new_index_key
 from .crypto.peer_index import PeerIndex
 from .peers import AnyPeerRow, UsernameRow
 from .storage.base import Storage
@@ -99,6 +99,25 @@ class SealedPeerMethods:
             return await self.inner.get_peer_by_phone_number(index.phone(phone_number))
         except KeyError:
             raise KeyError(f"Phone number not found: {phone_number}") from None
+
+    @property
+    def peer_index(self) -> PeerIndex | None:
+        """The blind index of the open session's peer cache (``None``: the cache is plain).
+        It holds the index key: never log it or keep it past ``close()``."""
+        return self._open().peer_index
+
+    async def seal_peer_cache(self) -> None:
+        """Give a session whose peer cache is plain an index key (sealed with its auth key) so
+        that usernames and phone numbers are written and looked up as tokens from now on.
+        Rows already stored stay as they are and are no longer found by those values: rewrite
+        them too (for a session file, ``session-vault seal-peers`` does both, safely)."""
+        field = self._open()
+        if field.peer_index is not None:
+            return
+        async with field.lock:
+            auth_key = await field.read()
+            field.sealer.set_index_key(new_index_key(True) or b"")
+            await field.write(auth_key)
 
     @property
     def peers_sealed(self) -> bool:

@@ -192,6 +192,11 @@ async def _remove_key(args: argparse.Namespace) -> int:
     )
 
 
+async def _seal_peers(args: argparse.Namespace) -> int:
+    creds = Credentials(args)
+    return await _each_target(args, lambda target: session_commands.seal_peers(target, creds))
+
+
 async def _export(args: argparse.Namespace) -> int:
     creds = Credentials(args)
     return await _each_target(
@@ -348,6 +353,19 @@ def _slot_commands(commands: Subparsers) -> None:
     )
     p.add_argument("path", nargs="?", metavar="PATH")
     p.add_argument("slot", type=int, metavar="SLOT")
+    add_credential_options(p)
+    add_mongo_options(p)
+
+    p = _command(
+        commands,
+        "seal-peers",
+        _seal_peers,
+        "seal the peer cache of encrypted session files",
+        "Replace the usernames and phone numbers cached in encrypted session files by keyed "
+        "tokens (lookups keep working; sessions made or encrypted by this version already "
+        "are). Atomic like encrypt: nothing plain is left in the file, its WAL or free pages.",
+    )
+    p.add_argument("paths", nargs="*", metavar="PATH", help="encrypted session files")
     add_credential_options(p)
     add_mongo_options(p)
 

@@ -11,6 +11,7 @@ client has it open.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import sys
@@ -25,6 +26,8 @@ from ..storage import Storage
 from .credentials import Credentials, PassphraseSource, read_new_key
 from .describe import info_facts, render
 from .exits import CliError, Exit
+from .peer_cache import seal_cached_rows
+from .sessionfile import SessionFile
 from .target import SessionView, Target
 from .vaults import (
     Change,
@@ -33,7 +36,6 @@ from .vaults import (
     migrating,
     opened,
     opened_vault,
-    unchanged,
     unlocking,
 )
 
@@ -46,6 +48,7 @@ __all__ = [
     "info",
     "passwd",
     "remove_key",
+    "seal_peers",
     "slot_summary",
     "warn",
 ]
@@ -83,8 +86,44 @@ async def encrypt(target: AnyTarget, creds: Credentials) -> str:
                 Exit.REFUSED, f"{target} holds no auth key (never logged in): nothing to encrypt"
             )
         new = creds.new_kwargs()
-        outcome = await target.change(editing(migrating(new), unchanged(new)))
+        opener = migrating({**new, "seal_peers": target.seals_stored_peers})
+        outcome = await target.change(editing(opener, _sealing_stored_peers(target, new)))
     return f"encrypted {target} ({slot_summary(outcome.slots)})"
+
+
+async def seal_peers(target: AnyTarget, creds: Credentials) -> str:
+    """Seal the peer cache of an encrypted session: give it an index key and replace every
+    stored username and phone number by its token (in the verified copy a change makes)."""
+    if not target.seals_stored_peers:
+        raise CliError(
+            Exit.REFUSED,
+            f"seal-peers works on session files; {target} is not one (its cache stays plain)",
+        )
+    with target.locked():
+        view = await target.view()
+        _require_encrypted(target, view)
+        if view.peers_sealed:
+            return f"skipped {target}: its peer cache is already sealed"
+
+        async def change(storage: EncryptedStorage) -> dict[str, Any]:
+            await storage.seal_peer_cache()
+            return await _sealing_stored_peers(target, creds.unlock_kwargs())(storage)
+
+        await target.change(editing(unlocking(creds.unlock_kwargs()), change))
+    return f"sealed the peer cache of {target}: usernames and phone numbers are now tokens"
+
+
+def _sealing_stored_peers(target: AnyTarget, check: dict[str, Any]) -> Change:
+    """Replace the stored usernames and phone numbers of the session being changed by their
+    tokens, if it has an index key; ``check`` opens the result."""
+
+    async def change(storage: EncryptedStorage) -> dict[str, Any]:
+        index, inner = storage.peer_index, storage.inner
+        if index is not None and isinstance(inner, SessionFile):
+            await asyncio.to_thread(seal_cached_rows, inner.database, index)
+        return check
+
+    return change
 
 
 async def decrypt(target: AnyTarget, creds: Credentials) -> str:

@@ -26,6 +26,8 @@ __all__ = ["FileTarget"]
 class FileTarget(Target[Snapshot]):
     """The session file at ``path``."""
 
+    seals_stored_peers = True
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self.name = session_name(path)

@@ -14,9 +14,10 @@ import abc
 import contextlib
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from ..crypto.envelope import Header, Purpose, classify_auth_key, parse
+from ..crypto.sealer import holds_index_key
 from ..errors import CorruptedError
 from ..session_string import SessionData
 from ..storage import Storage
@@ -52,6 +53,8 @@ class SessionView:
     has_auth_key: bool
     fields: dict[str, Any]  # INFO_FIELDS
     counts: dict[str, int]  # keyed as CACHE_TABLES
+    #: Whether the peer cache stores tokens in place of usernames and phone numbers.
+    peers_sealed: bool = False
 
     @property
     def encrypted(self) -> bool:
@@ -67,6 +70,8 @@ class Target(abc.ABC, Generic[SnapshotT]):
     label: str
     #: How a command line names the session (for hints such as "run encrypt ... first").
     cli_args: str
+    #: Whether :func:`seal_stored_peers` can seal the peer rows this kind of target stores.
+    seals_stored_peers: bool = False
 
     def __str__(self) -> str:
         return self.label
@@ -112,7 +117,14 @@ class Target(abc.ABC, Generic[SnapshotT]):
                 has_auth_key=stored is not None,
                 fields={field: await getattr(snapshot, field)() for field in INFO_FIELDS},
                 counts=await self._counts(snapshot),
+                peers_sealed=_peers_sealed(stored),
             )
+
+
+def _peers_sealed(stored: object) -> bool:
+    if classify_auth_key(stored) != "sealed":
+        return False
+    return holds_index_key(parse(bytes(cast(bytes, stored)), Purpose.AUTH_KEY))
 
 
 def stored_header(stored: object, where: object) -> Header | None:

@@ -28,6 +28,7 @@ from typing import cast
 
 from ..errors import CorruptedError, PlaintextSessionError
 from ..session_string import AUTH_KEY_SIZE
+from .aead import OVERHEAD
 from .envelope import Envelope, Purpose, classify_auth_key, parse
 from .keyset import Keyset
 from .peer_index import INDEX_KEY_SIZE
@@ -38,6 +39,7 @@ __all__ = [
     "PLAIN_STRING",
     "AuthKeySealer",
     "binding_for",
+    "holds_index_key",
     "is_plain_auth_key",
     "parse_stored",
 ]
@@ -178,6 +180,12 @@ def parse_stored(stored: object, name: str, *, rebind: bool = False) -> Envelope
             "with rebind=True"
         )
     return envelope
+
+
+def holds_index_key(envelope: Envelope) -> bool:
+    """Whether an auth-key envelope carries a peer index key (seen from its payload size, no
+    key needed): its session's peer cache is sealed."""
+    return len(envelope.sealed) - OVERHEAD > AUTH_KEY_SIZE
 
 
 def is_plain_auth_key(stored: object) -> bool:
