@@ -6,7 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +21,17 @@ from vault import EncryptedStorage
 from vault.crypto import CHEAP_KDF
 from vault.storage import FileStorage
 
-from .cli_helpers import CHEAP, CLIENT_FIXTURES, DATA, client_fixture, leftovers, run_cli
+from .cli_helpers import (
+    CHEAP,
+    CLIENT_FIXTURES,
+    DATA,
+    cli_env,
+    client_fixture,
+    kill_moments,
+    leftovers,
+    run_cli,
+    timed_run,
+)
 
 PASSPHRASE = "correct horse battery staple"
 
@@ -171,3 +186,41 @@ def test_seal_peers_with_a_wrong_passphrase_changes_nothing(tmp_path: Path) -> N
     result = run_cli("seal-peers", path, "--passphrase-file", wrong)
     assert result.returncode == 3, result.stderr
     assert path.read_bytes() == before
+
+
+def test_sigkill_during_seal_peers_leaves_old_or_new(tmp_path: Path, pwfile: Path) -> None:
+    """Killed at moments spread over its run, seal-peers leaves the plain cache or the sealed
+    one, whole (every peer found either way); the next run finishes and leaves nothing plain."""
+    path = tmp_path / "old.session"
+    rows = asyncio.run(make_unsealed(path, 2000))
+    pristine = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("old.")}
+    command = ["seal-peers", str(path), "--passphrase-file", str(pwfile)]
+    duration = timed_run(*command)
+    sample = rows[:3] + rows[-3:]
+    outcomes: Counter[str] = Counter()
+    for delay in kill_moments(duration, 8, seed=14):
+        for p in tmp_path.iterdir():
+            if p.name.startswith("old."):
+                p.unlink()
+        for name, data in pristine.items():
+            (tmp_path / name).write_bytes(data)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "vault", *command],
+            env=cli_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        sealed = info_json(path)["peers_sealed"]
+        outcomes["sealed" if sealed else "plain"] += 1
+        assert (b"sealme_" in all_bytes(path)) is not sealed
+        expected = [row[0] for row in sample for _ in (0, 1)]
+        assert asyncio.run(lookups(path, sample, passphrase=PASSPHRASE)) == expected
+        again = run_cli(*command)
+        assert again.returncode == 0, again.stderr
+        assert b"sealme_" not in all_bytes(path) and leftovers(tmp_path) == []
+    assert sum(outcomes.values()) == 8
