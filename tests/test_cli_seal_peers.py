@@ -6,11 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -25,9 +21,9 @@ from .cli_helpers import (
     CHEAP,
     CLIENT_FIXTURES,
     DATA,
-    cli_env,
     client_fixture,
     kill_moments,
+    killed_run,
     leftovers,
     run_cli,
     timed_run,
@@ -53,8 +49,11 @@ def known_values(stem: str) -> list[str]:
     return values + [name for _, name in meta.get("usernames") or []]
 
 
-async def lookups(path: Path, rows: list[list[Any]], **unlock: Any) -> list[int]:
-    """The peer ids found by each row's username (upper-cased, with @) and phone (with +)."""
+async def lookups(
+    path: Path, rows: list[list[Any]], *, exact: bool = False, **unlock: Any
+) -> list[int]:
+    """The peer ids found by each row's username (upper-cased, with @) and phone (with +), or
+    with ``exact`` by the values as stored (a plain cache finds nothing else)."""
     storage = EncryptedStorage(
         FileStorage(path.name.removesuffix(".session"), workdir=path.parent), **unlock
     )
@@ -63,10 +62,12 @@ async def lookups(path: Path, rows: list[list[Any]], **unlock: Any) -> list[int]
     try:
         for peer_id, _, _, username, phone in rows:
             if username:
-                peer = await storage.get_peer_by_username("@" + username.upper())
+                peer = await storage.get_peer_by_username(
+                    username if exact else "@" + username.upper()
+                )
                 found.append(await _id_of(storage, peer, peer_id))
             if phone:
-                peer = await storage.get_peer_by_phone_number("+" + phone)
+                peer = await storage.get_peer_by_phone_number(phone if exact else "+" + phone)
                 found.append(await _id_of(storage, peer, peer_id))
     finally:
         await storage.close()
@@ -204,23 +205,40 @@ def test_sigkill_during_seal_peers_leaves_old_or_new(tmp_path: Path, pwfile: Pat
                 p.unlink()
         for name, data in pristine.items():
             (tmp_path / name).write_bytes(data)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "vault", *command],
-            env=cli_env(),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        time.sleep(delay)
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+        killed_run(*command, delay=delay)
         sealed = info_json(path)["peers_sealed"]
         outcomes["sealed" if sealed else "plain"] += 1
         assert (b"sealme_" in all_bytes(path)) is not sealed
         expected = [row[0] for row in sample for _ in (0, 1)]
-        assert asyncio.run(lookups(path, sample, passphrase=PASSPHRASE)) == expected
+        found = lookups(path, sample, exact=not sealed, passphrase=PASSPHRASE)
+        assert asyncio.run(found) == expected
         again = run_cli(*command)
         assert again.returncode == 0, again.stderr
         assert b"sealme_" not in all_bytes(path) and leftovers(tmp_path) == []
     assert sum(outcomes.values()) == 8
+
+
+def test_passwd_on_a_session_not_logged_in(tmp_path: Path, pwfile: Path) -> None:
+    """An encrypted session without an auth key still holds an envelope (its index key)."""
+
+    async def make() -> None:
+        storage = EncryptedStorage(
+            FileStorage("fresh", workdir=tmp_path), passphrase=PASSPHRASE, kdf=CHEAP_KDF
+        )
+        await storage.open()
+        await storage.update_peers([(1, 2, "user", "fresh_user", None)])
+        await storage.close()
+
+    asyncio.run(make())
+    path = tmp_path / "fresh.session"
+    new = tmp_path / "new.txt"
+    new.write_text("a new passphrase for it\n")
+    result = run_cli(
+        "passwd", path, "--passphrase-file", pwfile, "--new-passphrase-file", new, *CHEAP
+    )
+    assert result.returncode == 0, result.stderr
+    assert info_json(path)["peers_sealed"] is True
+    found = lookups(
+        path, [[1, 2, "user", "FRESH_USER", None]], passphrase="a new passphrase for it"
+    )
+    assert asyncio.run(found) == [1]

@@ -233,6 +233,16 @@ def encrypt_with_the_cli(path: Path, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
+def client_on(storage: EncryptedStorage, name: str, tmp_path: Path) -> Any:
+    """The client's own ``Client`` (never connected) over ``storage``."""
+    client_class = importlib.import_module(CLIENT.package).Client
+    keyword = {CLIENT.storage_keyword: storage} if CLIENT.storage_keyword else {}
+    client = client_class(name, api_id=1, api_hash="0" * 32, workdir=str(tmp_path), **keyword)
+    if not keyword:
+        client.storage = storage
+    return client
+
+
 async def test_client_runs_on_its_encrypted_file(tmp_path: Path) -> None:
     """A client-made file, encrypted by the CLI, under the client's own Client: it loads the
     session and caches peers through vault (no network: the client is never connected)."""
@@ -241,11 +251,7 @@ async def test_client_runs_on_its_encrypted_file(tmp_path: Path) -> None:
     assert AUTH_KEY not in (tmp_path / "mine.session").read_bytes()
 
     storage = EncryptedStorage(FileStorage("mine", workdir=tmp_path), passphrase=PASSPHRASE)
-    client_class = importlib.import_module(CLIENT.package).Client
-    keyword = {CLIENT.storage_keyword: storage} if CLIENT.storage_keyword else {}
-    client = client_class("mine", api_id=1, api_hash="0" * 32, workdir=str(tmp_path), **keyword)
-    if not keyword:
-        client.storage = storage
+    client = client_on(storage, "mine", tmp_path)
     assert client.storage is storage
     await client.load_session()  # the client's own start-up reads
     try:
@@ -283,11 +289,7 @@ async def test_client_resolves_sealed_peers_offline(tmp_path: Path) -> None:
     ``resolve_peer`` finds them by username and phone offline; no username or phone number
     (any case, with or without ``@``/``+``) is in the file, its WAL or SHM."""
     storage = EncryptedStorage(FileStorage("sealed", workdir=tmp_path), passphrase=PASSPHRASE)
-    client_class = importlib.import_module(CLIENT.package).Client
-    keyword = {CLIENT.storage_keyword: storage} if CLIENT.storage_keyword else {}
-    client = client_class("sealed", api_id=1, api_hash="0" * 32, workdir=str(tmp_path), **keyword)
-    if not keyword:
-        client.storage = storage
+    client = client_on(storage, "sealed", tmp_path)
     await storage.open()
     try:
         await storage.auth_key(AUTH_KEY)
