@@ -17,7 +17,7 @@ import aiosqlite
 from ..errors import StorageNotOpenError
 from ..peers import AnyPeerRow, UsernameRow, get_input_peer, usernames_by_peer
 from . import redaction
-from ._database import Database, memory_uri
+from ._database import Database
 from ._values import checked
 from .fields import FieldStorage
 from .schema import (
@@ -543,10 +543,13 @@ def _create_schema(conn: sqlite3.Connection, new_layout: Layout, name: str) -> L
             version = detect_version(tables, version_rows)
             layout, statements = open_statements(version, new_layout)
             if version is None:
-                log.debug("creating session schema version %d", layout.version)
+                log.debug("creating session schema version %d for %r", layout.version, name)
             elif version != layout.version:
                 log.info(
-                    "migrating a session from schema version %d to %d", version, layout.version
+                    "migrating session %r from schema version %d to %d",
+                    name,
+                    version,
+                    layout.version,
                 )
             for statement in statements:
                 conn.execute(statement)
@@ -584,13 +587,14 @@ async def _adopt(conn: aiosqlite.Connection) -> Database:
         reader = sqlite3.connect(path, check_same_thread=False)
         database.add_reader(reader, concurrent=mode == "wal")
         return database
-    uri = memory_uri()
-    database = Database.connect(uri, threaded=False, uri=True)
+    # A plain in-memory database, read through its writer: a copy of a WAL file keeps WAL in
+    # its header, which SQLite's memdb VFS cannot open.
+    database = Database.connect(":memory:", threaded=False)
     try:
         await conn.backup(database.writer)
     except BaseException:
         await database.close()
         raise
     await conn.close()
-    database.add_reader(sqlite3.connect(uri, uri=True, check_same_thread=False), concurrent=False)
+    database.add_reader(database.writer, concurrent=False)
     return database
