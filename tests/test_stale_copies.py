@@ -33,8 +33,7 @@ async def test_migration_leaves_no_plaintext_key_in_the_journal(tmp_path: Path, 
     await plain.close()
 
     inner = type("Journalled", (JournalledFile,), {"MODE": mode})("j", workdir=tmp_path)
-    storage = EncryptedStorage(inner, passphrase="pw", kdf=CHEAP_KDF, migrate=True)
-    await storage.open()
+    storage = await EncryptedStorage.encrypt_plaintext(inner, passphrase="pw", kdf=CHEAP_KDF)
     try:
         assert await storage.auth_key() == key
         journal = tmp_path / "j.session-journal"
