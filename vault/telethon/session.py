@@ -1,0 +1,314 @@
+"""EncryptedSession: any Telethon session, with its auth key sealed before it is stored."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telethon.crypto import AuthKey
+from telethon.sessions import Session, StringSession
+
+from ..crypto.kdf import DEFAULT_KDF, KdfParams, Passphrase
+from ..crypto.slots import Slot, check_raw_key
+from ..errors import CorruptedError, InvalidValueError, PlaintextSessionError
+from ._sealer import AuthKeySealer, is_plain_auth_key, parse_envelope
+from .files import binding_of, session_path, tighten
+from .strings import (
+    TelethonData,
+    encode_telethon_string,
+    envelope_of,
+    open_telethon,
+    seal_telethon,
+)
+
+__all__ = ["EncryptedSession"]
+
+log = logging.getLogger(__name__)
+
+_MIGRATE_HINT = (
+    "encrypt it first with vault.telethon.encrypt_session_file() (a file) or "
+    "vault.telethon.encrypt_telethon_string() (a StringSession string)"
+)
+
+
+class EncryptedSession(Session):  # type: ignore[misc]  # Telethon ships no type hints
+    """A Telethon session whose auth key is sealed before the wrapped session stores it;
+    everything else (dc, address, port, entities, update state, files) passes through::
+
+        session = EncryptedSession(SQLiteSession("my_account"), passphrase=os.environ["PW"])
+        client = TelegramClient(session, api_id, api_hash)   # client.session is session
+
+    ``inner`` is any Telethon session: ``SQLiteSession`` (its file keeps Telethon's layout,
+    with an envelope in the ``auth_key`` column, and is made 0600), ``MemorySession``,
+    ``StringSession`` or your own subclass. Unlock with ``passphrase`` (str, bytes or a
+    zero-argument callable), ``keyring`` (``True`` or a service name) or ``key`` (32 bytes);
+    a new session gets one key slot for each one given.
+
+    Telethon's sessions are synchronous, so the constructor unlocks at once: it runs
+    Argon2id (about a second with the default ``kdf``) and raises here, not later inside the
+    client: :class:`~vault.errors.WrongKeyError`, :class:`~vault.errors.CorruptedError`
+    (modified, or copied from another session: after a deliberate rename pass
+    ``rebind=True``) or :class:`~vault.errors.PlaintextSessionError` for a session that is
+    not encrypted yet, which is never encrypted implicitly: use
+    :func:`~vault.telethon.encrypt_session_file` or
+    :func:`~vault.telethon.encrypt_telethon_string` once. Build it before the event loop
+    runs, or in ``asyncio.to_thread``, so the KDF does not stall other tasks.
+    """
+
+    def __init__(
+        self,
+        inner: Any,
+        *,
+        passphrase: Passphrase | None = None,
+        keyring: bool | str = False,
+        key: bytes | None = None,
+        kdf: KdfParams = DEFAULT_KDF,
+        rebind: bool = False,
+    ) -> None:
+        if passphrase is None and keyring is False and key is None:
+            raise ValueError("EncryptedSession needs a passphrase, keyring=True or a key")
+        if passphrase is not None and not (
+            callable(passphrase) or isinstance(passphrase, str | bytes)
+        ):
+            raise TypeError("passphrase must be str, bytes or a zero-argument callable")
+        if key is not None:
+            check_raw_key(key)
+        if not isinstance(kdf, KdfParams):
+            raise TypeError("kdf must be a vault.crypto.KdfParams")
+        self._check_inner(inner)
+        binding = _binding(inner)
+        stored = _stored_key(inner)
+        creds: dict[str, Any] = {"passphrase": passphrase, "keyring": keyring, "key": key}
+        if stored is None:
+            sealer = AuthKeySealer.create(kdf, **creds)
+        else:
+            sealer = _unlock(inner, stored, binding, rebind, creds)
+        self._attach(inner, sealer, binding)
+        if stored is not None and parse_envelope(stored).header.binding != binding:
+            self.auth_key = AuthKey(sealer.open(stored, None))
+            inner.save()
+            log.info("re-bound the encrypted auth key to the %s", _describe(inner))
+
+    @staticmethod
+    def _check_inner(inner: Any) -> None:
+        if isinstance(inner, EncryptedSession):
+            raise TypeError("this session is already an EncryptedSession; wrap it only once")
+        if not isinstance(inner, Session):
+            raise TypeError(
+                "EncryptedSession wraps a telethon.sessions.Session (SQLiteSession, "
+                f"MemorySession, StringSession...), not {type(inner).__name__}"
+            )
+        if getattr(inner, "store_tmp_auth_key_on_disk", False):
+            raise ValueError(
+                "SQLiteSession(store_tmp_auth_key_on_disk=True) would store the temporary "
+                "auth key unencrypted; create it without that option"
+            )
+
+    def _attach(self, inner: Any, sealer: AuthKeySealer, binding: bytes) -> None:
+        super().__init__()
+        self.inner = inner
+        self._sealer = sealer
+        self._binding = binding
+        filename = getattr(inner, "filename", None)
+        if isinstance(filename, str) and filename != ":memory:":
+            tighten(session_path(filename))
+
+    @classmethod
+    def from_string(
+        cls,
+        encrypted: str,
+        *,
+        passphrase: Passphrase | None = None,
+        keyring: bool | str = False,
+        key: bytes | None = None,
+    ) -> EncryptedSession:
+        """Resume from an encrypted Telethon string (``vault1-telethon:...``, from
+        :func:`~vault.telethon.encrypt_telethon_string` or :meth:`export_session_string`),
+        held in memory; :meth:`save` then returns the updated encrypted string::
+
+            session = EncryptedSession.from_string(os.environ["TG_SESSION"], passphrase=pw)
+            client = TelegramClient(session, api_id, api_hash)
+
+        Raises as the constructor does, and :class:`~vault.errors.InvalidSessionString` for
+        a string that is not an encrypted Telethon string.
+        """
+        envelope = envelope_of(encrypted)
+        sealer = AuthKeySealer.unlock(envelope, passphrase=passphrase, keyring=keyring, key=key)
+        inner = StringSession()
+        try:
+            data = open_telethon(sealer, envelope)
+        except BaseException:
+            sealer.wipe()
+            raise
+        session = cls.__new__(cls)
+        session._attach(inner, sealer, _binding(inner))
+        session.set_dc(data.dc_id, data.server_address, data.port)
+        session.auth_key = AuthKey(data.auth_key)
+        return session
+
+    def __repr__(self) -> str:
+        kinds = ", ".join(slot.kind.name.lower() for slot in self.key_slots)
+        return f"{type(self).__name__}({type(self.inner).__name__}, slots=[{kinds}])"
+
+    # --- the sealed field --------------------------------------------------------------------
+
+    @property
+    def auth_key(self) -> Any:
+        """The auth key (a ``telethon.crypto.AuthKey``), decrypted on read and sealed before
+        the wrapped session stores it; ``None`` before the first login."""
+        stored = _stored_key(self.inner)
+        if stored is None:
+            return None
+        if is_plain_auth_key(stored):
+            raise PlaintextSessionError(
+                f"an unencrypted auth key was written into the {_describe(self.inner)} behind "
+                f"EncryptedSession's back; {_MIGRATE_HINT}"
+            )
+        return AuthKey(self._sealer.open(stored, self._binding))
+
+    @auth_key.setter
+    def auth_key(self, value: Any) -> None:
+        if not value:  # None, or an empty AuthKey (Telethon's way to drop the key)
+            self.inner.auth_key = None
+            return
+        if not isinstance(value, AuthKey):
+            raise TypeError(f"auth_key must be a telethon.crypto.AuthKey, not {type(value)}")
+        self.inner.auth_key = AuthKey(self._sealer.seal(value.key, self._binding))
+
+    @property
+    def key_slots(self) -> tuple[Slot, ...]:
+        """The vault's key slots (kinds, KDF parameters, keyring services; no secrets)."""
+        return self._sealer.slots
+
+    # --- strings -----------------------------------------------------------------------------
+
+    def save(self) -> Any:
+        """Persist the wrapped session (``SQLiteSession``: commit). Over a ``StringSession``
+        this returns the session as an encrypted string (``""`` before login), never the
+        plain one."""
+        if isinstance(self.inner, StringSession):
+            return self.export_session_string() if self.auth_key else ""
+        return self.inner.save()
+
+    def export_session_string(self) -> str:
+        """The session as an encrypted Telethon string (``vault1-telethon:...``) that opens
+        with this session's key slots: safe for a CI secret or an environment variable."""
+        return seal_telethon(self._sealer, self._data())
+
+    def export_plain_session_string(self) -> str:
+        """DANGEROUS: the session as a plain Telethon ``StringSession`` string. Anyone who
+        sees it has the account. Prefer :meth:`export_session_string`."""
+        return encode_telethon_string(self._data())
+
+    def _data(self) -> TelethonData:
+        auth_key = self.auth_key
+        if not auth_key:
+            raise InvalidValueError("the session has no auth key yet; log in first")
+        return TelethonData(self.dc_id, self.server_address, self.port, auth_key.key)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def close(self) -> Any:
+        """Close the wrapped session. The vault stays unlocked: Telethon calls this on every
+        disconnect and may connect again with the same session."""
+        return self.inner.close()
+
+    def delete(self) -> Any:
+        """Delete the wrapped session (Telethon does on ``log_out()``) and this vault's
+        keyring entries (best effort)."""
+        result = self.inner.delete()
+        self._sealer.delete_keyring_entries()
+        return result
+
+    def clone(self, to_instance: Any = None) -> Any:
+        # Telethon clones for short-lived CDN connections; the wrapped session's clone is an
+        # empty in-memory session, which never holds this session's key.
+        return self.inner.clone(to_instance)
+
+    # --- everything else passes through ------------------------------------------------------
+
+    def set_dc(self, dc_id: int, server_address: str, port: int) -> None:
+        self.inner.set_dc(dc_id, server_address, port)
+
+    @property
+    def dc_id(self) -> Any:
+        return self.inner.dc_id
+
+    @property
+    def server_address(self) -> Any:
+        return self.inner.server_address
+
+    @property
+    def port(self) -> Any:
+        return self.inner.port
+
+    @property
+    def takeout_id(self) -> Any:
+        return self.inner.takeout_id
+
+    @takeout_id.setter
+    def takeout_id(self, value: Any) -> None:
+        self.inner.takeout_id = value
+
+    def get_update_state(self, entity_id: int) -> Any:
+        return self.inner.get_update_state(entity_id)
+
+    def set_update_state(self, entity_id: int, state: Any) -> None:
+        self.inner.set_update_state(entity_id, state)
+
+    def get_update_states(self) -> Any:
+        return self.inner.get_update_states()
+
+    def process_entities(self, tlo: Any) -> None:
+        self.inner.process_entities(tlo)
+
+    def get_input_entity(self, key: Any) -> Any:
+        return self.inner.get_input_entity(key)
+
+    def cache_file(self, md5_digest: bytes, file_size: int, instance: Any) -> None:
+        self.inner.cache_file(md5_digest, file_size, instance)
+
+    def get_file(self, md5_digest: bytes, file_size: int, cls: Any) -> Any:
+        return self.inner.get_file(md5_digest, file_size, cls)
+
+
+def _stored_key(inner: Any) -> bytes | None:
+    """What the wrapped session stores as its auth key (an envelope once encrypted)."""
+    value = inner.auth_key
+    if not value:
+        return None
+    if not isinstance(value, AuthKey) or not isinstance(value.key, bytes | bytearray):
+        raise CorruptedError(
+            f"the {_describe(inner)} holds an auth key of type {type(value).__name__}, "
+            "not a telethon.crypto.AuthKey of bytes"
+        )
+    return bytes(value.key)
+
+
+def _unlock(
+    inner: Any, stored: bytes, binding: bytes, rebind: bool, creds: dict[str, Any]
+) -> AuthKeySealer:
+    """Unlock the vault of a stored key; every refusal comes before any KDF runs."""
+    if is_plain_auth_key(stored):
+        raise PlaintextSessionError(f"the {_describe(inner)} is not encrypted; {_MIGRATE_HINT}")
+    if parse_envelope(stored).header.binding != binding and not rebind:
+        raise CorruptedError(
+            f"the encrypted auth key in the {_describe(inner)} was sealed for another "
+            "session: it was swapped or copied in. If you renamed this session on purpose, "
+            "pass rebind=True once"
+        )
+    return AuthKeySealer.unlock(stored, **creds)
+
+
+def _binding(inner: Any) -> bytes:
+    filename = getattr(inner, "filename", None)
+    if isinstance(filename, str) and filename != ":memory:":
+        return binding_of(filename)
+    return b""
+
+
+def _describe(inner: Any) -> str:
+    filename = getattr(inner, "filename", None)
+    if isinstance(filename, str) and filename != ":memory:":
+        return f"session file {filename}"
+    return f"{type(inner).__name__}"
