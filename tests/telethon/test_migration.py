@@ -16,8 +16,14 @@ pytest.importorskip("telethon")
 from telethon.sessions import SQLiteSession
 
 from vault.crypto import CHEAP_KDF
-from vault.errors import InvalidValueError, SchemaError, SessionInUseError
-from vault.telethon import encrypt_session_file
+from vault.errors import (
+    CorruptedError,
+    InvalidValueError,
+    SchemaError,
+    SessionInUseError,
+    WrongKeyError,
+)
+from vault.telethon import decrypt_session_file, encrypt_session_file
 
 from .helpers import AUTH_KEY, DC, PASSPHRASE, digest, encrypted, files_holding, plaintext_file
 
@@ -87,3 +93,29 @@ def test_import_vault_never_imports_telethon() -> None:
         "assert 'telethon' not in sys.modules, 'telethon imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_decrypt_gives_telethon_its_file_back(tmp_path: Path) -> None:
+    plaintext_file(tmp_path / "acct")
+    encrypt_session_file(tmp_path / "acct", passphrase=PASSPHRASE, kdf=CHEAP_KDF)
+    assert encrypted(tmp_path / "acct").auth_key.key == AUTH_KEY
+    before = digest(tmp_path / "acct.session")
+    with pytest.raises(WrongKeyError):
+        decrypt_session_file(tmp_path / "acct", passphrase="not it")
+    assert digest(tmp_path / "acct.session") == before
+    decrypt_session_file(tmp_path / "acct", passphrase=PASSPHRASE)
+    telethon = SQLiteSession(str(tmp_path / "acct"))
+    assert telethon.auth_key.key == AUTH_KEY
+    assert (telethon.dc_id, telethon.server_address, telethon.port) == DC
+    telethon.close()
+    with pytest.raises(InvalidValueError, match="not encrypted"):
+        decrypt_session_file(tmp_path / "acct", passphrase=PASSPHRASE)
+
+
+def test_decrypt_refuses_an_envelope_from_another_file(tmp_path: Path) -> None:
+    for name in ("one", "two"):
+        plaintext_file(tmp_path / name)
+        encrypt_session_file(tmp_path / name, passphrase=PASSPHRASE, kdf=CHEAP_KDF)
+    (tmp_path / "one.session").replace(tmp_path / "two.session")
+    with pytest.raises(CorruptedError, match="another session file"):
+        decrypt_session_file(tmp_path / "two", passphrase=PASSPHRASE)

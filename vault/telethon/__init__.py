@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .files import encrypt_session_file
+from .files import decrypt_session_file, encrypt_session_file
 from .strings import (
     ENCRYPTED_TELETHON_PREFIX,
     TelethonData,
@@ -30,6 +30,7 @@ __all__ = [
     "EncryptedSession",
     "TelethonData",
     "decode_telethon_string",
+    "decrypt_session_file",
     "decrypt_telethon_string",
     "encode_telethon_string",
     "encrypt_session_file",

@@ -25,9 +25,15 @@ from ..errors import (
     SessionInUseError,
     StorageError,
 )
-from ._sealer import AuthKeySealer, is_plain_auth_key
+from ._sealer import AuthKeySealer, is_plain_auth_key, parse_envelope
 
-__all__ = ["binding_of", "encrypt_session_file", "scrub", "session_path", "tighten"]
+__all__ = [
+    "binding_of",
+    "decrypt_session_file",
+    "encrypt_session_file",
+    "session_path",
+    "tighten",
+]
 
 EXTENSION = ".session"
 
@@ -88,19 +94,11 @@ def _check_layout(conn: sqlite3.Connection, path: Path) -> set[str]:
     return columns
 
 
-def scrub(path: Path) -> None:
-    """Rewrite the file so no stale copy of an overwritten value (a plaintext auth key) is
-    left in its free pages or journals. Needs the file closed by every other connection.
-
-    The rebuild goes through a write-ahead log, so an interrupted scrub leaves a consistent
-    file and the old content is only ever overwritten in place, never copied to a journal;
-    the file goes back to Telethon's rollback journal afterwards.
-    """
-    with _connect(path) as conn:
-        _scrub(conn)
-
-
 def _scrub(conn: sqlite3.Connection) -> None:
+    """Rewrite the file so no stale copy of an overwritten value (a plaintext auth key) is
+    left in its free pages or journals. The rebuild goes through a write-ahead log, so an
+    interrupted scrub leaves a consistent file and old content is only overwritten in place,
+    never copied to a rollback journal; the file returns to Telethon's journal mode after."""
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("VACUUM")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -157,6 +155,46 @@ def encrypt_session_file(
             sealer.wipe()
         _scrub(conn)
     return True
+
+
+def decrypt_session_file(
+    name: str | os.PathLike[str],
+    *,
+    passphrase: Passphrase | None = None,
+    keyring: bool | str = False,
+    key: bytes | None = None,
+) -> None:
+    """DANGEROUS: store the auth key of an encrypted Telethon session file in the clear
+    again, so Telethon's own ``SQLiteSession`` opens it; anyone who copies the file then has
+    the account. The reverse of :func:`encrypt_session_file`; close every client first.
+
+    Raises :class:`~vault.errors.WrongKeyError`, :class:`~vault.errors.CorruptedError` (the
+    envelope was altered or belongs to another session file) and
+    :class:`~vault.errors.InvalidValueError` if the key is not encrypted.
+    """
+    path = session_path(name)
+    with _connect(path) as conn:
+        _check_layout(conn, path)
+        stored = _read_key(conn)
+        if not stored or is_plain_auth_key(stored):
+            raise InvalidValueError(f"the auth key in {path} is not encrypted")
+        if parse_envelope(stored).header.binding != binding_of(path):
+            raise CorruptedError(
+                f"the encrypted auth key in {path} was sealed for another session file: it "
+                "was swapped or copied in, or the file was renamed (open it once with "
+                "EncryptedSession(..., rebind=True) if you renamed it)"
+            )
+        sealer = AuthKeySealer.unlock(stored, passphrase=passphrase, keyring=keyring, key=key)
+        try:
+            plain = sealer.open(stored, binding_of(path))
+            conn.execute("BEGIN IMMEDIATE")
+            if _read_key(conn) != stored:
+                conn.execute("ROLLBACK")
+                raise SessionInUseError(f"{path} was changed while decrypting; retry")
+            conn.execute("UPDATE sessions SET auth_key = ?", (plain,))
+            conn.execute("COMMIT")
+        finally:
+            sealer.wipe()
 
 
 def _read_key(conn: sqlite3.Connection) -> bytes | None:
