@@ -9,7 +9,6 @@ This module needs no Telethon: it reads the file with :mod:`sqlite3`.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import sqlite3
 import stat
@@ -25,12 +24,12 @@ from ..errors import (
     SessionInUseError,
     StorageError,
 )
-from ._sealer import AuthKeySealer, is_plain_auth_key, parse_envelope
+from ._sealer import AuthKeySealer, is_plain_auth_key, new_keyset, parse_stored, unlock_keyset
 
 __all__ = [
-    "binding_of",
     "decrypt_session_file",
     "encrypt_session_file",
+    "session_name",
     "session_path",
     "tighten",
 ]
@@ -44,13 +43,10 @@ def session_path(name: str | os.PathLike[str]) -> Path:
     return Path(text if text.endswith(EXTENSION) else text + EXTENSION)
 
 
-def binding_of(path: str | os.PathLike[str]) -> bytes:
-    """What an auth-key envelope in this file is bound to: the session name (``my_account``
-    for ``my_account.session``), as for a Pyrogram session file of the same name."""
-    encoded = Path(path).name.removesuffix(EXTENSION).encode("utf-8", "surrogatepass")
-    if len(encoded) <= 255:
-        return encoded
-    return b"sha256:" + hashlib.sha256(encoded).hexdigest().encode("ascii")
+def session_name(path: str | os.PathLike[str]) -> str:
+    """The name an auth-key envelope in this file is bound to: ``my_account`` for
+    ``my_account.session``, as for a Pyrogram session file of the same name."""
+    return Path(path).name.removesuffix(EXTENSION)
 
 
 def tighten(path: Path) -> None:
@@ -139,20 +135,20 @@ def encrypt_session_file(
             if is_envelope(stored):
                 raise InvalidValueError(f"the auth key in {path} is already encrypted")
             raise CorruptedError(f"the auth key column of {path} holds no valid auth key")
-        sealer = AuthKeySealer.create(kdf, passphrase=passphrase, keyring=keyring, key=key)
+        sealer = AuthKeySealer(new_keyset(kdf, passphrase, keyring, key), session_name(path))
         try:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("BEGIN IMMEDIATE")
             if _read_key(conn) != stored:
                 conn.execute("ROLLBACK")
                 raise SessionInUseError(f"{path} was changed while encrypting; retry")
-            envelope = sealer.seal(stored, binding_of(path))
+            envelope = sealer.seal(stored)
             conn.execute("UPDATE sessions SET auth_key = ?", (envelope,))
             if "tmp_auth_key" in columns:  # Telethon >= 1.40; a temporary key is a secret too
                 conn.execute("UPDATE sessions SET tmp_auth_key = x''")
             conn.execute("COMMIT")
         finally:
-            sealer.wipe()
+            sealer.close()
         _scrub(conn)
     return True
 
@@ -178,15 +174,10 @@ def decrypt_session_file(
         stored = _read_key(conn)
         if not stored or is_plain_auth_key(stored):
             raise InvalidValueError(f"the auth key in {path} is not encrypted")
-        if parse_envelope(stored).header.binding != binding_of(path):
-            raise CorruptedError(
-                f"the encrypted auth key in {path} was sealed for another session file: it "
-                "was swapped or copied in, or the file was renamed (open it once with "
-                "EncryptedSession(..., rebind=True) if you renamed it)"
-            )
-        sealer = AuthKeySealer.unlock(stored, passphrase=passphrase, keyring=keyring, key=key)
+        header = parse_stored(stored, session_name(path)).header
+        sealer = AuthKeySealer(unlock_keyset(header, passphrase, keyring, key), session_name(path))
         try:
-            plain = sealer.open(stored, binding_of(path))
+            plain = sealer.open(stored)
             conn.execute("BEGIN IMMEDIATE")
             if _read_key(conn) != stored:
                 conn.execute("ROLLBACK")
@@ -194,7 +185,7 @@ def decrypt_session_file(
             conn.execute("UPDATE sessions SET auth_key = ?", (plain,))
             conn.execute("COMMIT")
         finally:
-            sealer.wipe()
+            sealer.close()
 
 
 def _read_key(conn: sqlite3.Connection) -> bytes | None:

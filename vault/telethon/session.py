@@ -11,8 +11,16 @@ from telethon.sessions import Session, StringSession
 from ..crypto.kdf import DEFAULT_KDF, KdfParams, Passphrase
 from ..crypto.slots import Slot, check_raw_key
 from ..errors import CorruptedError, InvalidValueError, PlaintextSessionError
-from ._sealer import AuthKeySealer, is_plain_auth_key, parse_envelope
-from .files import binding_of, session_path, tighten
+from ._sealer import (
+    AuthKeySealer,
+    delete_keyring_entries,
+    is_plain_auth_key,
+    new_keyset,
+    parse_envelope,
+    parse_stored,
+    unlock_keyset,
+)
+from .files import session_name, session_path, tighten
 from .strings import (
     TelethonData,
     encode_telethon_string,
@@ -25,9 +33,13 @@ __all__ = ["EncryptedSession"]
 
 log = logging.getLogger(__name__)
 
-_MIGRATE_HINT = (
-    "encrypt it first with vault.telethon.encrypt_session_file() (a file) or "
-    "vault.telethon.encrypt_telethon_string() (a StringSession string)"
+#: What to do about a plaintext key where a sealed one belongs.
+_PLAINTEXT_DANGER = (
+    "A session that was encrypted before never holds a plaintext key again: someone with "
+    "write access to it may have replaced the sealed key with their own, so do not trust it; "
+    "restore it from a backup. Only if this session was never encrypted, encrypt it once with "
+    "vault.telethon.encrypt_session_file() (a file) or vault.telethon.encrypt_telethon_string() "
+    "(a StringSession string)"
 )
 
 
@@ -76,16 +88,21 @@ class EncryptedSession(Session):  # type: ignore[misc]  # Telethon ships no type
         if not isinstance(kdf, KdfParams):
             raise TypeError("kdf must be a vault.crypto.KdfParams")
         self._check_inner(inner)
-        binding = _binding(inner)
+        name = _name(inner)
         stored = _stored_key(inner)
         creds: dict[str, Any] = {"passphrase": passphrase, "keyring": keyring, "key": key}
         if stored is None:
-            sealer = AuthKeySealer.create(kdf, **creds)
+            keyset = new_keyset(kdf, **creds)
         else:
-            sealer = _unlock(inner, stored, binding, rebind, creds)
-        self._attach(inner, sealer, binding)
-        if stored is not None and parse_envelope(stored).header.binding != binding:
-            self.auth_key = AuthKey(sealer.open(stored, None))
+            # Every refusal comes before the KDF: a swapped-in value costs nothing to refuse.
+            if is_plain_auth_key(stored):
+                raise PlaintextSessionError(
+                    f"the {_describe(inner)} is not encrypted. {_PLAINTEXT_DANGER}"
+                )
+            keyset = unlock_keyset(parse_stored(stored, name, rebind=rebind).header, **creds)
+        self._attach(inner, AuthKeySealer(keyset, name))
+        if stored is not None and self._sealer.needs_rebind(stored):
+            self.auth_key = AuthKey(self._sealer.open(stored, rebind=True))
             inner.save()
             log.info("re-bound the encrypted auth key to the %s", _describe(inner))
 
@@ -104,11 +121,10 @@ class EncryptedSession(Session):  # type: ignore[misc]  # Telethon ships no type
                 "auth key unencrypted; create it without that option"
             )
 
-    def _attach(self, inner: Any, sealer: AuthKeySealer, binding: bytes) -> None:
+    def _attach(self, inner: Any, sealer: AuthKeySealer) -> None:
         super().__init__()
         self.inner = inner
         self._sealer = sealer
-        self._binding = binding
         filename = getattr(inner, "filename", None)
         if isinstance(filename, str) and filename != ":memory:":
             tighten(session_path(filename))
@@ -133,15 +149,16 @@ class EncryptedSession(Session):  # type: ignore[misc]  # Telethon ships no type
         a string that is not an encrypted Telethon string.
         """
         envelope = envelope_of(encrypted)
-        sealer = AuthKeySealer.unlock(envelope, passphrase=passphrase, keyring=keyring, key=key)
-        inner = StringSession()
+        header = parse_envelope(envelope).header
+        keyset = unlock_keyset(header, passphrase=passphrase, keyring=keyring, key=key)
         try:
-            data = open_telethon(sealer, envelope)
+            data = open_telethon(keyset, envelope)
         except BaseException:
-            sealer.wipe()
+            keyset.wipe()
             raise
+        inner = StringSession()
         session = cls.__new__(cls)
-        session._attach(inner, sealer, _binding(inner))
+        session._attach(inner, AuthKeySealer(keyset, _name(inner)))
         session.set_dc(data.dc_id, data.server_address, data.port)
         session.auth_key = AuthKey(data.auth_key)
         return session
@@ -162,9 +179,9 @@ class EncryptedSession(Session):  # type: ignore[misc]  # Telethon ships no type
         if is_plain_auth_key(stored):
             raise PlaintextSessionError(
                 f"an unencrypted auth key was written into the {_describe(self.inner)} behind "
-                f"EncryptedSession's back; {_MIGRATE_HINT}"
+                f"EncryptedSession's back. {_PLAINTEXT_DANGER}"
             )
-        return AuthKey(self._sealer.open(stored, self._binding))
+        return AuthKey(self._sealer.open(stored))
 
     @auth_key.setter
     def auth_key(self, value: Any) -> None:
@@ -173,12 +190,12 @@ class EncryptedSession(Session):  # type: ignore[misc]  # Telethon ships no type
             return
         if not isinstance(value, AuthKey):
             raise TypeError(f"auth_key must be a telethon.crypto.AuthKey, not {type(value)}")
-        self.inner.auth_key = AuthKey(self._sealer.seal(value.key, self._binding))
+        self.inner.auth_key = AuthKey(self._sealer.seal(value.key))
 
     @property
     def key_slots(self) -> tuple[Slot, ...]:
         """The vault's key slots (kinds, KDF parameters, keyring services; no secrets)."""
-        return self._sealer.slots
+        return self._sealer.keyset.slots
 
     # --- strings -----------------------------------------------------------------------------
 
@@ -193,7 +210,7 @@ class EncryptedSession(Session):  # type: ignore[misc]  # Telethon ships no type
     def export_session_string(self) -> str:
         """The session as an encrypted Telethon string (``vault1-telethon:...``) that opens
         with this session's key slots: safe for a CI secret or an environment variable."""
-        return seal_telethon(self._sealer, self._data())
+        return seal_telethon(self._sealer.keyset, self._data())
 
     def export_plain_session_string(self) -> str:
         """DANGEROUS: the session as a plain Telethon ``StringSession`` string. Anyone who
@@ -217,7 +234,7 @@ class EncryptedSession(Session):  # type: ignore[misc]  # Telethon ships no type
         """Delete the wrapped session (Telethon does on ``log_out()``) and this vault's
         keyring entries (best effort)."""
         result = self.inner.delete()
-        self._sealer.delete_keyring_entries()
+        delete_keyring_entries(self._sealer.keyset)
         return result
 
     def clone(self, to_instance: Any = None) -> Any:
@@ -285,26 +302,12 @@ def _stored_key(inner: Any) -> bytes | None:
     return bytes(value.key)
 
 
-def _unlock(
-    inner: Any, stored: bytes, binding: bytes, rebind: bool, creds: dict[str, Any]
-) -> AuthKeySealer:
-    """Unlock the vault of a stored key; every refusal comes before any KDF runs."""
-    if is_plain_auth_key(stored):
-        raise PlaintextSessionError(f"the {_describe(inner)} is not encrypted; {_MIGRATE_HINT}")
-    if parse_envelope(stored).header.binding != binding and not rebind:
-        raise CorruptedError(
-            f"the encrypted auth key in the {_describe(inner)} was sealed for another "
-            "session: it was swapped or copied in. If you renamed this session on purpose, "
-            "pass rebind=True once"
-        )
-    return AuthKeySealer.unlock(stored, **creds)
-
-
-def _binding(inner: Any) -> bytes:
+def _name(inner: Any) -> str:
+    """The name the auth key is bound to: a file's session name; ``""`` in memory."""
     filename = getattr(inner, "filename", None)
     if isinstance(filename, str) and filename != ":memory:":
-        return binding_of(filename)
-    return b""
+        return session_name(filename)
+    return ""
 
 
 def _describe(inner: Any) -> str:

@@ -4,9 +4,8 @@ A plain Telethon string is ``"1"`` then urlsafe base64 (with padding) of ``>B4sH
 IPv4 address, port, auth key) or ``>B16sH256s`` for an IPv6 address: 353 or 369 characters.
 
 An encrypted one is ``vault1-telethon:`` then unpadded urlsafe base64 of one auth-key envelope
-(``docs/format.md``) whose binding is ``telethon:`` followed by the packed dc id, address and
-port: the envelope's tag authenticates them with the key, so an edited address or dc is
-detected as tampering.
+(``docs/format.md``) bound to ``telethon:DC/ADDRESS/PORT``, e.g. ``telethon:4/149.154.167.91/443``:
+the envelope's tag authenticates them with the key, so an edited address or dc is detected.
 """
 
 from __future__ import annotations
@@ -20,8 +19,9 @@ from dataclasses import dataclass, field
 
 from ..crypto.envelope import MAX_ENVELOPE_SIZE
 from ..crypto.kdf import DEFAULT_KDF, KdfParams, Passphrase
+from ..crypto.keyset import Keyset
 from ..errors import CorruptedError, InvalidSessionString
-from ._sealer import AUTH_KEY_SIZE, AuthKeySealer, parse_envelope
+from ._sealer import AUTH_KEY_SIZE, AuthKeySealer, new_keyset, parse_envelope, unlock_keyset
 
 __all__ = [
     "ENCRYPTED_TELETHON_PREFIX",
@@ -38,7 +38,7 @@ __all__ = [
 ENCRYPTED_TELETHON_PREFIX = "vault1-telethon:"
 _VERSION = "1"
 _FORMATS = {352: ">B4sH256s", 368: ">B16sH256s"}  # by length after the version character
-_BINDING_PREFIX = b"telethon:"
+_BINDING_PREFIX = "telethon:"
 _ADDRESS_FORMATS = {4: ">B4sH", 16: ">B16sH"}
 _ALPHABET = re.compile(r"[A-Za-z0-9_-]*")
 _MAX_TEXT = len(ENCRYPTED_TELETHON_PREFIX) + (MAX_ENVELOPE_SIZE * 4 + 2) // 3
@@ -61,7 +61,7 @@ class TelethonData:
         _packed_address(self.server_address)
 
     def connection(self) -> bytes:
-        """The packed dc id, address and port (the binding of an encrypted string)."""
+        """The packed dc id, address and port, as a Telethon string holds them."""
         ip = _packed_address(self.server_address)
         return struct.pack(_ADDRESS_FORMATS[len(ip)], self.dc_id, ip, self.port)
 
@@ -117,9 +117,14 @@ def is_encrypted_telethon_string(text: object) -> bool:
     return isinstance(text, str) and text.strip().startswith(ENCRYPTED_TELETHON_PREFIX)
 
 
-def seal_telethon(sealer: AuthKeySealer, data: TelethonData) -> str:
+def _name(data: TelethonData) -> str:
+    """The envelope binding of an encrypted string: where the key is valid."""
+    return f"{_BINDING_PREFIX}{data.dc_id}/{data.server_address}/{data.port}"
+
+
+def seal_telethon(keyset: Keyset, data: TelethonData) -> str:
     """The encrypted string of ``data`` under an unlocked vault."""
-    envelope = sealer.seal(data.auth_key, _BINDING_PREFIX + data.connection())
+    envelope = AuthKeySealer(keyset, _name(data)).seal(data.auth_key)
     return ENCRYPTED_TELETHON_PREFIX + base64.urlsafe_b64encode(envelope).decode().rstrip("=")
 
 
@@ -147,19 +152,30 @@ def envelope_of(text: str) -> bytes:
     return envelope
 
 
-def open_telethon(sealer: AuthKeySealer, envelope: bytes) -> TelethonData:
+def open_telethon(keyset: Keyset, envelope: bytes) -> TelethonData:
     """The session inside an encrypted string's envelope, opened with its unlocked vault."""
-    binding = parse_envelope(envelope).header.binding
-    connection = binding[len(_BINDING_PREFIX) :]
-    fmt = {struct.calcsize(f): f for f in _ADDRESS_FORMATS.values()}.get(len(connection))
-    if not binding.startswith(_BINDING_PREFIX) or fmt is None:
-        raise CorruptedError(
-            "the encrypted string does not hold a Telethon session (it may be a Pyrogram "
-            "vault1: string or an auth key copied out of a session file)"
-        )
-    plain = sealer.open(envelope, binding)
-    dc_id, ip, port = struct.unpack(fmt, connection)
-    return TelethonData(dc_id, ipaddress.ip_address(ip).compressed, port, plain)
+    data = _connection(parse_envelope(envelope).header.binding)
+    plain = AuthKeySealer(keyset, _name(data)).open(envelope)
+    return TelethonData(data.dc_id, data.server_address, data.port, plain)
+
+
+def _connection(binding: bytes) -> TelethonData:
+    """The dc, address and port named by an encrypted string's binding (a placeholder key)."""
+    wrong = CorruptedError(
+        "the encrypted string does not hold a Telethon session (it may be a Pyrogram vault1: "
+        "string or an auth key copied out of a session file)"
+    )
+    text = binding.decode("ascii", "replace")
+    parts = text[len(_BINDING_PREFIX) :].split("/")
+    if not text.startswith(_BINDING_PREFIX) or len(parts) != 3:
+        raise wrong
+    try:
+        data = TelethonData(int(parts[0]), parts[1], int(parts[2]), bytes(AUTH_KEY_SIZE))
+    except (ValueError, InvalidSessionString):
+        raise wrong from None
+    if _name(data) != text:  # one canonical spelling: 4/149.154.167.91/443
+        raise wrong
+    return data
 
 
 def encrypt_telethon_string(
@@ -179,11 +195,11 @@ def encrypt_telethon_string(
     data = decode_telethon_string(telethon_string)
     if passphrase is None and key is None:
         raise ValueError("encrypt_telethon_string needs a passphrase or a key")
-    sealer = AuthKeySealer.create(kdf, passphrase=passphrase, key=key)
+    keyset = new_keyset(kdf, passphrase=passphrase, key=key)
     try:
-        return seal_telethon(sealer, data)
+        return seal_telethon(keyset, data)
     finally:
-        sealer.wipe()
+        keyset.wipe()
 
 
 def decrypt_telethon_string(
@@ -200,8 +216,9 @@ def decrypt_telethon_string(
     :class:`~vault.errors.CorruptedError` if it was altered or truncated.
     """
     envelope = envelope_of(encrypted)
-    sealer = AuthKeySealer.unlock(envelope, passphrase=passphrase, keyring=keyring, key=key)
+    header = parse_envelope(envelope).header
+    keyset = unlock_keyset(header, passphrase=passphrase, keyring=keyring, key=key)
     try:
-        return encode_telethon_string(open_telethon(sealer, envelope))
+        return encode_telethon_string(open_telethon(keyset, envelope))
     finally:
-        sealer.wipe()
+        keyset.wipe()
