@@ -234,3 +234,13 @@ def test_refusals_at_construction(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="only once"):
         EncryptedSession(session, passphrase=PASSPHRASE)
     assert PASSPHRASE not in repr(session)
+
+
+def test_the_same_key_set_again_is_not_sealed_again(tmp_path: Path) -> None:
+    # Telethon assigns the sender's key to the session on every connect.
+    session = logged_in(encrypted(tmp_path / "acct"))
+    envelope = session.inner.auth_key.key
+    session.auth_key = AuthKey(AUTH_KEY)
+    assert session.inner.auth_key.key == envelope
+    session.auth_key = AuthKey(os.urandom(256))
+    assert session.inner.auth_key.key != envelope

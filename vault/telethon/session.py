@@ -102,7 +102,8 @@ class EncryptedSession(Session):  # type: ignore[misc]  # Telethon ships no type
             keyset = unlock_keyset(parse_stored(stored, name, rebind=rebind).header, **creds)
         self._attach(inner, AuthKeySealer(keyset, name))
         if stored is not None and self._sealer.needs_rebind(stored):
-            self.auth_key = AuthKey(self._sealer.open(stored, rebind=True))
+            plain = self._sealer.open(stored, rebind=True)
+            inner.auth_key = AuthKey(self._sealer.seal(plain))
             inner.save()
             log.info("re-bound the encrypted auth key to the %s", _describe(inner))
 
@@ -125,8 +126,8 @@ class EncryptedSession(Session):  # type: ignore[misc]  # Telethon ships no type
         super().__init__()
         self.inner = inner
         self._sealer = sealer
-        filename = getattr(inner, "filename", None)
-        if isinstance(filename, str) and filename != ":memory:":
+        filename = _filename(inner)
+        if filename is not None:
             tighten(session_path(filename))
 
     @classmethod
@@ -190,6 +191,8 @@ class EncryptedSession(Session):  # type: ignore[misc]  # Telethon ships no type
             return
         if not isinstance(value, AuthKey):
             raise TypeError(f"auth_key must be a telethon.crypto.AuthKey, not {type(value)}")
+        if value == self.auth_key:
+            return  # Telethon sets the same key again on every connect: nothing to store
         self.inner.auth_key = AuthKey(self._sealer.seal(value.key))
 
     @property
@@ -302,16 +305,18 @@ def _stored_key(inner: Any) -> bytes | None:
     return bytes(value.key)
 
 
+def _filename(inner: Any) -> str | None:
+    """The file of a wrapped ``SQLiteSession`` (``None`` in memory)."""
+    filename = getattr(inner, "filename", None)
+    return filename if isinstance(filename, str) and filename != ":memory:" else None
+
+
 def _name(inner: Any) -> str:
     """The name the auth key is bound to: a file's session name; ``""`` in memory."""
-    filename = getattr(inner, "filename", None)
-    if isinstance(filename, str) and filename != ":memory:":
-        return session_name(filename)
-    return ""
+    filename = _filename(inner)
+    return "" if filename is None else session_name(filename)
 
 
 def _describe(inner: Any) -> str:
-    filename = getattr(inner, "filename", None)
-    if isinstance(filename, str) and filename != ":memory:":
-        return f"session file {filename}"
-    return f"{type(inner).__name__}"
+    filename = _filename(inner)
+    return type(inner).__name__ if filename is None else f"session file {filename}"
