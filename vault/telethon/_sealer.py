@@ -26,6 +26,7 @@ __all__ = [
     "new_keyset",
     "parse_envelope",
     "parse_stored",
+    "store_pending_keyring",
     "unlock_keyset",
 ]
 
@@ -135,12 +136,17 @@ def new_keyset(
         keyset = Keyset.create(creds, kdf)
     finally:
         creds.wipe()
+    store_pending_keyring(keyset)
+    return keyset
+
+
+def store_pending_keyring(keyset: Keyset) -> None:
+    """Store new keyring slots' keys (before the first envelope naming them is stored)."""
     while keyset.pending_keyring:
         service, kek = keyset.pending_keyring[0]
         keyring_slot.store_secret(service, keyset.vault_id, kek)
         keyset.pending_keyring.pop(0)
         wipe(kek)
-    return keyset
 
 
 def unlock_keyset(

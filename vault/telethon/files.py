@@ -29,6 +29,7 @@ from ._sealer import AuthKeySealer, is_plain_auth_key, new_keyset, parse_stored,
 __all__ = [
     "decrypt_session_file",
     "encrypt_session_file",
+    "scrub",
     "session_name",
     "session_path",
     "tighten",
@@ -88,6 +89,16 @@ def _check_layout(conn: sqlite3.Connection, path: Path) -> set[str]:
     if "version" not in tables or not {"dc_id", "server_address", "port", "auth_key"} <= columns:
         raise SchemaError(f"{path} is not a Telethon session file (Telethon 1.x); check the path")
     return columns
+
+
+def scrub(name: str | os.PathLike[str]) -> None:
+    """Rebuild a Telethon session file so no stale copy of an overwritten value (an envelope
+    under a retired data key, a plaintext key) is left in it; every other connection to the
+    file must be closed. See :func:`_scrub`."""
+    path = session_path(name)
+    with _connect(path) as conn:
+        _check_layout(conn, path)
+        _scrub(conn)
 
 
 def _scrub(conn: sqlite3.Connection) -> None:

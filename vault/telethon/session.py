@@ -11,6 +11,7 @@ from telethon.sessions import Session, StringSession
 from ..crypto.kdf import DEFAULT_KDF, KdfParams, Passphrase
 from ..crypto.slots import Slot, check_raw_key
 from ..errors import CorruptedError, InvalidValueError, PlaintextSessionError
+from ._field import SessionAuthKey
 from ._sealer import (
     AuthKeySealer,
     delete_keyring_entries,
@@ -102,8 +103,7 @@ class EncryptedSession(Session):  # type: ignore[misc]  # Telethon ships no type
             keyset = unlock_keyset(parse_stored(stored, name, rebind=rebind).header, **creds)
         self._attach(inner, AuthKeySealer(keyset, name))
         if stored is not None and self._sealer.needs_rebind(stored):
-            plain = self._sealer.open(stored, rebind=True)
-            inner.auth_key = AuthKey(self._sealer.seal(plain))
+            self._field.store(self._sealer.open(stored, rebind=True))
             inner.save()
             log.info("re-bound the encrypted auth key to the %s", _describe(inner))
 
@@ -125,10 +125,14 @@ class EncryptedSession(Session):  # type: ignore[misc]  # Telethon ships no type
     def _attach(self, inner: Any, sealer: AuthKeySealer) -> None:
         super().__init__()
         self.inner = inner
-        self._sealer = sealer
         filename = _filename(inner)
+        self._field = SessionAuthKey(inner, sealer, filename)
         if filename is not None:
             tighten(session_path(filename))
+
+    @property
+    def _sealer(self) -> AuthKeySealer:
+        return self._field.sealer
 
     @classmethod
     def from_string(
@@ -187,13 +191,11 @@ class EncryptedSession(Session):  # type: ignore[misc]  # Telethon ships no type
     @auth_key.setter
     def auth_key(self, value: Any) -> None:
         if not value:  # None, or an empty AuthKey (Telethon's way to drop the key)
-            self.inner.auth_key = None
-            return
-        if not isinstance(value, AuthKey):
+            self._field.store(None)
+        elif not isinstance(value, AuthKey):
             raise TypeError(f"auth_key must be a telethon.crypto.AuthKey, not {type(value)}")
-        if value == self.auth_key:
-            return  # Telethon sets the same key again on every connect: nothing to store
-        self.inner.auth_key = AuthKey(self._sealer.seal(value.key))
+        elif value != self.auth_key:  # Telethon sets the same key again on every connect
+            self._field.store(value.key)
 
     @property
     def key_slots(self) -> tuple[Slot, ...]:

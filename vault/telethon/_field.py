@@ -1,0 +1,63 @@
+"""The sealed auth key of an EncryptedSession, in the shape vault's key-slot management uses.
+
+Telethon's sessions are synchronous; the key-slot management (:class:`vault.keyslots.KeySlots`)
+is asynchronous, so this field offers both: the session calls the synchronous methods, the
+slot changes await the asynchronous ones, which do the same work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from telethon.crypto import AuthKey
+
+from ._sealer import AuthKeySealer, store_pending_keyring
+from .files import scrub
+
+__all__ = ["SessionAuthKey"]
+
+
+class SessionAuthKey:
+    """The ``auth_key`` of the wrapped Telethon session ``inner``: envelopes there, the
+    plaintext only through :attr:`sealer`."""
+
+    def __init__(self, inner: Any, sealer: AuthKeySealer, filename: str | None) -> None:
+        self.inner = inner
+        self.sealer = sealer
+        self.filename = filename
+        self.lock = asyncio.Lock()
+
+    def stored(self) -> bytes | None:
+        value = self.inner.auth_key
+        return bytes(value.key) if value else None
+
+    def store(
+        self, value: bytes | None, *, sealer: AuthKeySealer | None = None, purge: bool = False
+    ) -> None:
+        """Seal (with ``sealer``, by default this field's) and store ``value``; with
+        ``purge``, save and rebuild the file so no older envelope stays in its free pages."""
+        sealer = sealer or self.sealer
+        self.sealer.forget()
+        if value is None:
+            self.inner.auth_key = None
+        else:
+            envelope = sealer.seal(value)
+            store_pending_keyring(sealer.keyset)
+            self.inner.auth_key = AuthKey(envelope)
+        if purge:
+            self.inner.save()
+            if self.filename is not None:
+                self.inner.close()  # Telethon's SQLiteSession reconnects on its next use
+                scrub(self.filename)
+
+    async def read(self) -> bytes | None:
+        stored = self.stored()
+        return None if stored is None else self.sealer.open(stored)
+
+    async def write(
+        self, value: bytes | None, *, sealer: AuthKeySealer | None = None, purge: bool = False
+    ) -> None:
+        # On the event loop's thread, as every other use of the session: Telethon's
+        # SQLiteSession must not be closed under the client's feet by another thread.
+        self.store(value, sealer=sealer, purge=purge)
