@@ -24,10 +24,12 @@ DC = (4, "149.154.167.91", 443)
 SIDE_SUFFIXES = ("", "-journal", "-wal", "-shm")
 
 
-def encrypted(name: Path | str, **unlock: Any) -> EncryptedSession:
-    """An EncryptedSession over ``SQLiteSession(name)``, with the test passphrase by default."""
-    unlock = unlock or {"passphrase": PASSPHRASE}
-    return EncryptedSession(SQLiteSession(str(name)), kdf=CHEAP_KDF, **unlock)
+def encrypted(name: Path | str, **options: Any) -> EncryptedSession:
+    """An EncryptedSession over ``SQLiteSession(name)`` (a cheap KDF; by default unlocked with
+    the test passphrase)."""
+    if not {"passphrase", "keyring", "key"} & options.keys():
+        options["passphrase"] = PASSPHRASE
+    return EncryptedSession(SQLiteSession(str(name)), kdf=CHEAP_KDF, **options)
 
 
 def logged_in(session: Any, auth_key: bytes = AUTH_KEY) -> Any:

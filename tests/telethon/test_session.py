@@ -18,9 +18,9 @@ from telethon.crypto import AuthKey
 from telethon.sessions import MemorySession, SQLiteSession
 from telethon.tl import types
 
-from vault.crypto import CHEAP_KDF
+from vault.crypto import CHEAP_KDF, KdfBudget, KdfParams
 from vault.crypto.envelope import is_envelope
-from vault.errors import CorruptedError, PlaintextSessionError, WrongKeyError
+from vault.errors import CorruptedError, KdfBudgetError, PlaintextSessionError, WrongKeyError
 from vault.telethon import EncryptedSession
 
 from .helpers import AUTH_KEY, DC, PASSPHRASE, digest, encrypted, files_holding, logged_in
@@ -244,3 +244,17 @@ def test_the_same_key_set_again_is_not_sealed_again(tmp_path: Path) -> None:
     assert session.inner.auth_key.key == envelope
     session.auth_key = AuthKey(os.urandom(256))
     assert session.inner.auth_key.key != envelope
+
+
+def test_kdf_budget_as_for_encrypted_storage(tmp_path: Path) -> None:
+    costly = KdfParams(time_cost=2, memory_cost=8, parallelism=1, allow_weak=True)  # work 16
+    session = EncryptedSession(SQLiteSession(str(tmp_path / "acct")), passphrase=PASSPHRASE,
+                               kdf=costly)  # fmt: skip
+    logged_in(session).close()
+    tight = KdfBudget.admitting(CHEAP_KDF)  # work 8: the stored slot is skipped, no KDF runs
+    with pytest.raises(KdfBudgetError, match="kdf_budget"):
+        encrypted(tmp_path / "acct", passphrase=PASSPHRASE, kdf_budget=tight)
+    opened = encrypted(tmp_path / "acct", passphrase=PASSPHRASE, kdf_budget=KdfBudget(8, 16))
+    assert opened.auth_key.key == AUTH_KEY
+    with pytest.raises(ValueError, match="kdf_budget"):
+        EncryptedSession(MemorySession(), passphrase=PASSPHRASE, kdf=costly, kdf_budget=tight)

@@ -12,7 +12,7 @@ import hashlib
 
 from ..crypto import keyring_slot
 from ..crypto.envelope import Envelope, Header, Purpose, is_envelope, parse
-from ..crypto.kdf import KdfParams, Passphrase
+from ..crypto.kdf import DEFAULT_KDF_BUDGET, KdfBudget, KdfParams, Passphrase
 from ..crypto.keyset import Keyset
 from ..crypto.slots import Credentials, KeyringSlot
 from ..crypto.wipe import wipe
@@ -154,9 +154,11 @@ def unlock_keyset(
     passphrase: Passphrase | None = None,
     keyring: bool | str = False,
     key: bytes | None = None,
+    kdf_budget: KdfBudget = DEFAULT_KDF_BUDGET,
 ) -> Keyset:
-    """The vault of ``header``, unlocked; :class:`~vault.errors.WrongKeyError`."""
-    creds = Credentials.from_args(passphrase, keyring, key)
+    """The vault of ``header``, unlocked spending at most ``kdf_budget`` on Argon2id;
+    :class:`~vault.errors.WrongKeyError`, :class:`~vault.errors.KdfBudgetError`."""
+    creds = Credentials.from_args(passphrase, keyring, key, kdf_budget)
     try:
         return Keyset.unlock(header, creds)
     finally:

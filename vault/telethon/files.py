@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..crypto.envelope import is_envelope
-from ..crypto.kdf import DEFAULT_KDF, KdfParams, Passphrase
+from ..crypto.kdf import DEFAULT_KDF, DEFAULT_KDF_BUDGET, KdfBudget, KdfParams, Passphrase
 from ..errors import (
     CorruptedError,
     InvalidValueError,
@@ -170,12 +170,14 @@ def decrypt_session_file(
     passphrase: Passphrase | None = None,
     keyring: bool | str = False,
     key: bytes | None = None,
+    kdf_budget: KdfBudget = DEFAULT_KDF_BUDGET,
 ) -> None:
     """DANGEROUS: store the auth key of an encrypted Telethon session file in the clear
     again, so Telethon's own ``SQLiteSession`` opens it; anyone who copies the file then has
     the account. The reverse of :func:`encrypt_session_file`; close every client first.
 
-    Raises :class:`~vault.errors.WrongKeyError`, :class:`~vault.errors.CorruptedError` (the
+    Raises :class:`~vault.errors.WrongKeyError`, :class:`~vault.errors.KdfBudgetError`,
+    :class:`~vault.errors.CorruptedError` (the
     envelope was altered or belongs to another session file) and
     :class:`~vault.errors.InvalidValueError` if the key is not encrypted.
     """
@@ -186,7 +188,8 @@ def decrypt_session_file(
         if not stored or is_plain_auth_key(stored):
             raise InvalidValueError(f"the auth key in {path} is not encrypted")
         header = parse_stored(stored, session_name(path)).header
-        sealer = AuthKeySealer(unlock_keyset(header, passphrase, keyring, key), session_name(path))
+        keyset = unlock_keyset(header, passphrase, keyring, key, kdf_budget)
+        sealer = AuthKeySealer(keyset, session_name(path))
         try:
             plain = sealer.open(stored)
             conn.execute("BEGIN IMMEDIATE")

@@ -8,8 +8,8 @@ from typing import Any
 from telethon.crypto import AuthKey
 from telethon.sessions import Session, StringSession
 
-from ..crypto.kdf import DEFAULT_KDF, KdfParams, Passphrase
-from ..crypto.slots import Slot, check_raw_key
+from ..crypto.kdf import DEFAULT_KDF, DEFAULT_KDF_BUDGET, KdfBudget, KdfParams, Passphrase
+from ..crypto.slots import Slot, check_budget, check_raw_key
 from ..errors import CorruptedError, InvalidValueError, PlaintextSessionError
 from ._field import SessionAuthKey
 from ._sealer import (
@@ -55,11 +55,14 @@ class EncryptedSession(Session):  # type: ignore[misc]  # Telethon ships no type
     with an envelope in the ``auth_key`` column, and is made 0600), ``MemorySession``,
     ``StringSession`` or your own subclass. Unlock with ``passphrase`` (str, bytes or a
     zero-argument callable), ``keyring`` (``True`` or a service name) or ``key`` (32 bytes);
-    a new session gets one key slot for each one given.
+    a new session gets one key slot for each one given. As for ``EncryptedStorage``, an
+    unlock spends at most ``kdf_budget`` on Argon2id (stored costs are not authenticated yet)
+    and a ``kdf`` beyond it needs a larger one, e.g. ``KdfBudget.admitting(kdf)``.
 
     Telethon's sessions are synchronous, so the constructor unlocks at once: it runs
     Argon2id (about a second with the default ``kdf``) and raises here, not later inside the
-    client: :class:`~vault.errors.WrongKeyError`, :class:`~vault.errors.CorruptedError`
+    client: :class:`~vault.errors.WrongKeyError`, :class:`~vault.errors.KdfBudgetError`,
+    :class:`~vault.errors.CorruptedError`
     (modified, or copied from another session: after a deliberate rename pass
     ``rebind=True``) or :class:`~vault.errors.PlaintextSessionError` for a session that is
     not encrypted yet, which is never encrypted implicitly: use
@@ -77,6 +80,7 @@ class EncryptedSession(Session):  # type: ignore[misc]  # Telethon ships no type
         key: bytes | None = None,
         kdf: KdfParams = DEFAULT_KDF,
         rebind: bool = False,
+        kdf_budget: KdfBudget = DEFAULT_KDF_BUDGET,
     ) -> None:
         if passphrase is None and keyring is False and key is None:
             raise ValueError("EncryptedSession needs a passphrase, keyring=True or a key")
@@ -88,6 +92,13 @@ class EncryptedSession(Session):  # type: ignore[misc]  # Telethon ships no type
             check_raw_key(key)
         if not isinstance(kdf, KdfParams):
             raise TypeError("kdf must be a vault.crypto.KdfParams")
+        check_budget(kdf_budget)
+        if not kdf_budget.admits(kdf):
+            raise ValueError(
+                f"kdf (t={kdf.time_cost}, m={kdf.memory_cost} KiB) costs more than kdf_budget "
+                f"admits ({kdf_budget.describe()}), so its slots could not be opened again; "
+                "pass kdf_budget=KdfBudget.admitting(kdf) or larger"
+            )
         self._check_inner(inner)
         name = _name(inner)
         stored = _stored_key(inner)
@@ -100,7 +111,8 @@ class EncryptedSession(Session):  # type: ignore[misc]  # Telethon ships no type
                 raise PlaintextSessionError(
                     f"the {_describe(inner)} is not encrypted. {_PLAINTEXT_DANGER}"
                 )
-            keyset = unlock_keyset(parse_stored(stored, name, rebind=rebind).header, **creds)
+            header = parse_stored(stored, name, rebind=rebind).header
+            keyset = unlock_keyset(header, **creds, kdf_budget=kdf_budget)
         self._attach(inner, AuthKeySealer(keyset, name))
         if stored is not None and self._sealer.needs_rebind(stored):
             self._field.store(self._sealer.open(stored, rebind=True))
@@ -142,6 +154,7 @@ class EncryptedSession(Session):  # type: ignore[misc]  # Telethon ships no type
         passphrase: Passphrase | None = None,
         keyring: bool | str = False,
         key: bytes | None = None,
+        kdf_budget: KdfBudget = DEFAULT_KDF_BUDGET,
     ) -> EncryptedSession:
         """Resume from an encrypted Telethon string (``vault1-telethon:...``, from
         :func:`~vault.telethon.encrypt_telethon_string` or :meth:`export_session_string`),
@@ -155,7 +168,7 @@ class EncryptedSession(Session):  # type: ignore[misc]  # Telethon ships no type
         """
         envelope = envelope_of(encrypted)
         header = parse_envelope(envelope).header
-        keyset = unlock_keyset(header, passphrase=passphrase, keyring=keyring, key=key)
+        keyset = unlock_keyset(header, passphrase, keyring, key, kdf_budget)
         try:
             data = open_telethon(keyset, envelope)
         except BaseException:

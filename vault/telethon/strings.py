@@ -18,7 +18,7 @@ import struct
 from dataclasses import dataclass, field
 
 from ..crypto.envelope import MAX_ENVELOPE_SIZE
-from ..crypto.kdf import DEFAULT_KDF, KdfParams, Passphrase
+from ..crypto.kdf import DEFAULT_KDF, DEFAULT_KDF_BUDGET, KdfBudget, KdfParams, Passphrase
 from ..crypto.keyset import Keyset
 from ..errors import CorruptedError, InvalidSessionString
 from ._sealer import AUTH_KEY_SIZE, AuthKeySealer, new_keyset, parse_envelope, unlock_keyset
@@ -188,7 +188,8 @@ def encrypt_telethon_string(
     """Encrypt a plain Telethon ``StringSession`` string for a CI secret or ``.env`` file.
 
     Give a ``passphrase`` (str, bytes or a zero-argument callable), a 32-byte ``key``, or
-    both (either then opens it). Resume a client from the result with
+    both (either then opens it). A ``kdf`` above :data:`~vault.crypto.DEFAULT_KDF_BUDGET`
+    needs a matching ``kdf_budget`` to open it. Resume a client from the result with
     :meth:`vault.telethon.EncryptedSession.from_string`. Raises
     :class:`~vault.errors.InvalidSessionString` if the input is not a plain Telethon string.
     """
@@ -208,16 +209,19 @@ def decrypt_telethon_string(
     passphrase: Passphrase | None = None,
     key: bytes | None = None,
     keyring: bool | str = False,
+    kdf_budget: KdfBudget = DEFAULT_KDF_BUDGET,
 ) -> str:
     """DANGEROUS: the plain Telethon string inside an encrypted one. Anyone who sees the
     result has the account; prefer resuming with :meth:`EncryptedSession.from_string`.
 
-    Raises :class:`~vault.errors.WrongKeyError` if nothing given opens it and
-    :class:`~vault.errors.CorruptedError` if it was altered or truncated.
+    Raises :class:`~vault.errors.WrongKeyError` if nothing given opens it,
+    :class:`~vault.errors.CorruptedError` if it was altered or truncated, and
+    :class:`~vault.errors.KdfBudgetError` if its passphrase slots ask for more Argon2id work
+    than ``kdf_budget`` (then none ran).
     """
     envelope = envelope_of(encrypted)
     header = parse_envelope(envelope).header
-    keyset = unlock_keyset(header, passphrase=passphrase, keyring=keyring, key=key)
+    keyset = unlock_keyset(header, passphrase, keyring, key, kdf_budget)
     try:
         return encode_telethon_string(open_telethon(keyset, envelope))
     finally:
