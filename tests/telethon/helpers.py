@@ -49,15 +49,19 @@ def plaintext_file(name: Path, auth_key: bytes = AUTH_KEY) -> Path:
     session.save()
     session.close()
     path = Path(f"{name}.session")
-    # A stale copy in a free page, as an earlier rewrite may leave: a table that held the
-    # row, dropped by a SQLite built without secure_delete (Debian's zeroes freed pages).
+    leave_stale_copy(path)
+    assert path.read_bytes().count(auth_key) == 2, "the stale copy was not made"
+    return path
+
+
+def leave_stale_copy(path: Path) -> None:
+    """Leave a copy of the session row in a free page, as an earlier rewrite may: a table that
+    held it, dropped by a SQLite built without secure_delete (Debian's zeroes freed pages)."""
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA secure_delete = OFF")
         conn.execute("CREATE TABLE old_sessions AS SELECT * FROM sessions")
         conn.execute("DROP TABLE old_sessions")
     conn.close()
-    assert path.read_bytes().count(auth_key) == 2, "the stale copy was not made"
-    return path
 
 
 def plaintext_string(auth_key: bytes = AUTH_KEY) -> str:

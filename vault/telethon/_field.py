@@ -1,4 +1,4 @@
-"""The sealed auth key of an EncryptedSession, in the shape vault's key-slot management uses.
+"""The sealed auth key of an EncryptedSession, as vault's key-slot management uses it.
 
 Telethon's sessions are synchronous; the key-slot management (:class:`vault.keyslots.KeySlots`)
 is asynchronous, so this field offers both: the session calls the synchronous methods, the
@@ -7,29 +7,28 @@ slot changes await the asynchronous ones, which do the same work.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from telethon.crypto import AuthKey
 
+from ..auth_key_field import SealedAuthKey
 from ._sealer import AuthKeySealer, store_pending_keyring
 from .files import scrub
 
 __all__ = ["SessionAuthKey"]
 
 
-class SessionAuthKey:
+class SessionAuthKey(SealedAuthKey):
     """The ``auth_key`` of the wrapped Telethon session ``inner``: envelopes there, the
     plaintext only through :attr:`sealer`."""
 
     def __init__(self, inner: Any, sealer: AuthKeySealer, filename: str | None) -> None:
-        self.inner = inner
-        self.sealer = sealer
+        super().__init__(inner, sealer)
+        self.session = inner  # typed as what it is: a Telethon session, not a vault Storage
         self.filename = filename
-        self.lock = asyncio.Lock()
 
     def stored(self) -> bytes | None:
-        value = self.inner.auth_key
+        value = self.session.auth_key
         return bytes(value.key) if value else None
 
     def store(
@@ -40,15 +39,15 @@ class SessionAuthKey:
         sealer = sealer or self.sealer
         self.sealer.forget()
         if value is None:
-            self.inner.auth_key = None
+            self.session.auth_key = None
         else:
             envelope = sealer.seal(value)
             store_pending_keyring(sealer.keyset)
-            self.inner.auth_key = AuthKey(envelope)
+            self.session.auth_key = AuthKey(envelope)
         if purge:
-            self.inner.save()
+            self.session.save()
             if self.filename is not None:
-                self.inner.close()  # Telethon's SQLiteSession reconnects on its next use
+                self.session.close()  # Telethon's SQLiteSession reconnects on its next use
                 scrub(self.filename)
 
     async def read(self) -> bytes | None:

@@ -11,6 +11,7 @@ from telethon.sessions import Session, StringSession
 from ..crypto.kdf import DEFAULT_KDF, DEFAULT_KDF_BUDGET, KdfBudget, KdfParams, Passphrase
 from ..crypto.slots import Slot, check_budget, check_raw_key
 from ..errors import CorruptedError, InvalidValueError, PlaintextSessionError
+from ..keyslots import KeySlots
 from ._field import SessionAuthKey
 from ._sealer import (
     AuthKeySealer,
@@ -113,7 +114,7 @@ class EncryptedSession(Session):  # type: ignore[misc]  # Telethon ships no type
                 )
             header = parse_stored(stored, name, rebind=rebind).header
             keyset = unlock_keyset(header, **creds, kdf_budget=kdf_budget)
-        self._attach(inner, AuthKeySealer(keyset, name))
+        self._attach(inner, AuthKeySealer(keyset, name), kdf, kdf_budget)
         if stored is not None and self._sealer.needs_rebind(stored):
             self._field.store(self._sealer.open(stored, rebind=True))
             inner.save()
@@ -134,11 +135,18 @@ class EncryptedSession(Session):  # type: ignore[misc]  # Telethon ships no type
                 "auth key unencrypted; create it without that option"
             )
 
-    def _attach(self, inner: Any, sealer: AuthKeySealer) -> None:
+    def _attach(
+        self, inner: Any, sealer: AuthKeySealer, kdf: KdfParams, kdf_budget: KdfBudget
+    ) -> None:
         super().__init__()
         self.inner = inner
         filename = _filename(inner)
         self._field = SessionAuthKey(inner, sealer, filename)
+        #: The key-slot management (vault's :class:`~vault.keyslots.KeySlots`; its changes
+        #: are coroutines): ``await session.slots.add_key(key)``, ``.remove(index)``,
+        #: ``.change_passphrase(new)``... Each change re-seals the key under a fresh data key
+        #: and rebuilds the file so no older envelope is left in it.
+        self.slots = KeySlots(self._field, kdf, kdf_budget)
         if filename is not None:
             tighten(session_path(filename))
 
@@ -155,6 +163,7 @@ class EncryptedSession(Session):  # type: ignore[misc]  # Telethon ships no type
         keyring: bool | str = False,
         key: bytes | None = None,
         kdf_budget: KdfBudget = DEFAULT_KDF_BUDGET,
+        kdf: KdfParams = DEFAULT_KDF,
     ) -> EncryptedSession:
         """Resume from an encrypted Telethon string (``vault1-telethon:...``, from
         :func:`~vault.telethon.encrypt_telethon_string` or :meth:`export_session_string`),
@@ -164,7 +173,8 @@ class EncryptedSession(Session):  # type: ignore[misc]  # Telethon ships no type
             client = TelegramClient(session, api_id, api_hash)
 
         Raises as the constructor does, and :class:`~vault.errors.InvalidSessionString` for
-        a string that is not an encrypted Telethon string.
+        a string that is not an encrypted Telethon string. ``kdf`` is used for passphrase
+        slots added later through :attr:`slots`.
         """
         envelope = envelope_of(encrypted)
         header = parse_envelope(envelope).header
@@ -176,7 +186,7 @@ class EncryptedSession(Session):  # type: ignore[misc]  # Telethon ships no type
             raise
         inner = StringSession()
         session = cls.__new__(cls)
-        session._attach(inner, AuthKeySealer(keyset, _name(inner)))
+        session._attach(inner, AuthKeySealer(keyset, _name(inner)), kdf, kdf_budget)
         session.set_dc(data.dc_id, data.server_address, data.port)
         session.auth_key = AuthKey(data.auth_key)
         return session
@@ -213,7 +223,7 @@ class EncryptedSession(Session):  # type: ignore[misc]  # Telethon ships no type
     @property
     def key_slots(self) -> tuple[Slot, ...]:
         """The vault's key slots (kinds, KDF parameters, keyring services; no secrets)."""
-        return self._sealer.keyset.slots
+        return self.slots.all
 
     # --- strings -----------------------------------------------------------------------------
 
