@@ -9,9 +9,10 @@ from telethon.crypto import AuthKey
 from telethon.sessions import Session, StringSession
 
 from ..crypto.kdf import DEFAULT_KDF, DEFAULT_KDF_BUDGET, KdfBudget, KdfParams, Passphrase
-from ..crypto.slots import Slot, check_budget, check_raw_key
+from ..crypto.slots import Slot
 from ..errors import CorruptedError, InvalidValueError, PlaintextSessionError
 from ..keyslots import KeySlots
+from ..unlock_args import UnlockArgs
 from ._field import SessionAuthKey
 from ._sealer import (
     AuthKeySealer,
@@ -83,23 +84,9 @@ class EncryptedSession(Session):  # type: ignore[misc]  # Telethon ships no type
         rebind: bool = False,
         kdf_budget: KdfBudget = DEFAULT_KDF_BUDGET,
     ) -> None:
-        if passphrase is None and keyring is False and key is None:
-            raise ValueError("EncryptedSession needs a passphrase, keyring=True or a key")
-        if passphrase is not None and not (
-            callable(passphrase) or isinstance(passphrase, str | bytes)
-        ):
-            raise TypeError("passphrase must be str, bytes or a zero-argument callable")
-        if key is not None:
-            check_raw_key(key)
-        if not isinstance(kdf, KdfParams):
-            raise TypeError("kdf must be a vault.crypto.KdfParams")
-        check_budget(kdf_budget)
-        if not kdf_budget.admits(kdf):
-            raise ValueError(
-                f"kdf (t={kdf.time_cost}, m={kdf.memory_cost} KiB) costs more than kdf_budget "
-                f"admits ({kdf_budget.describe()}), so its slots could not be opened again; "
-                "pass kdf_budget=KdfBudget.admitting(kdf) or larger"
-            )
+        # The same checks (and messages) as EncryptedStorage's; the arguments themselves are
+        # used below, at once, since a Telethon session unlocks in its constructor.
+        UnlockArgs(passphrase, keyring, key, kdf, kdf_budget, owner="EncryptedSession").wipe()
         self._check_inner(inner)
         name = _name(inner)
         stored = _stored_key(inner)
