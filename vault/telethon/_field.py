@@ -12,10 +12,11 @@ from typing import Any
 from telethon.crypto import AuthKey
 
 from ..auth_key_field import SealedAuthKey
+from ..errors import CorruptedError
 from ._sealer import AuthKeySealer, store_pending_keyring
 from .files import scrub
 
-__all__ = ["SessionAuthKey"]
+__all__ = ["SessionAuthKey", "stored_key"]
 
 
 class SessionAuthKey(SealedAuthKey):
@@ -26,10 +27,6 @@ class SessionAuthKey(SealedAuthKey):
         super().__init__(inner, sealer)
         self.session = inner  # typed as what it is: a Telethon session, not a vault Storage
         self.filename = filename
-
-    def stored(self) -> bytes | None:
-        value = self.session.auth_key
-        return bytes(value.key) if value else None
 
     def store(
         self, value: bytes | None, *, sealer: AuthKeySealer | None = None, purge: bool = False
@@ -51,7 +48,7 @@ class SessionAuthKey(SealedAuthKey):
                 scrub(self.filename)
 
     async def read(self) -> bytes | None:
-        stored = self.stored()
+        stored = stored_key(self.session)
         return None if stored is None else self.sealer.open(stored)
 
     async def write(
@@ -60,3 +57,16 @@ class SessionAuthKey(SealedAuthKey):
         # On the event loop's thread, as every other use of the session: Telethon's
         # SQLiteSession must not be closed under the client's feet by another thread.
         self.store(value, sealer=sealer, purge=purge)
+
+
+def stored_key(inner: Any) -> bytes | None:
+    """What the wrapped session stores as its auth key (an envelope once encrypted)."""
+    value = inner.auth_key
+    if not value:
+        return None
+    if not isinstance(value, AuthKey) or not isinstance(value.key, bytes | bytearray):
+        raise CorruptedError(
+            f"the {type(inner).__name__} holds an auth key of type {type(value).__name__}, "
+            "not a telethon.crypto.AuthKey of bytes"
+        )
+    return bytes(value.key)

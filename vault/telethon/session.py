@@ -10,10 +10,10 @@ from telethon.sessions import Session, StringSession
 
 from ..crypto.kdf import DEFAULT_KDF, DEFAULT_KDF_BUDGET, KdfBudget, KdfParams, Passphrase
 from ..crypto.slots import Slot
-from ..errors import CorruptedError, InvalidValueError, PlaintextSessionError
+from ..errors import InvalidValueError, PlaintextSessionError
 from ..keyslots import KeySlots
 from ..unlock_args import UnlockArgs
-from ._field import SessionAuthKey
+from ._field import SessionAuthKey, stored_key
 from ._sealer import (
     AuthKeySealer,
     delete_keyring_entries,
@@ -89,7 +89,7 @@ class EncryptedSession(Session):  # type: ignore[misc]  # Telethon ships no type
         UnlockArgs(passphrase, keyring, key, kdf, kdf_budget, owner="EncryptedSession").wipe()
         self._check_inner(inner)
         name = _name(inner)
-        stored = _stored_key(inner)
+        stored = stored_key(inner)
         creds: dict[str, Any] = {"passphrase": passphrase, "keyring": keyring, "key": key}
         if stored is None:
             keyset = new_keyset(kdf, **creds)
@@ -188,7 +188,7 @@ class EncryptedSession(Session):  # type: ignore[misc]  # Telethon ships no type
     def auth_key(self) -> Any:
         """The auth key (a ``telethon.crypto.AuthKey``), decrypted on read and sealed before
         the wrapped session stores it; ``None`` before the first login."""
-        stored = _stored_key(self.inner)
+        stored = stored_key(self.inner)
         if stored is None:
             return None
         if is_plain_auth_key(stored):
@@ -302,19 +302,6 @@ class EncryptedSession(Session):  # type: ignore[misc]  # Telethon ships no type
 
     def get_file(self, md5_digest: bytes, file_size: int, cls: Any) -> Any:
         return self.inner.get_file(md5_digest, file_size, cls)
-
-
-def _stored_key(inner: Any) -> bytes | None:
-    """What the wrapped session stores as its auth key (an envelope once encrypted)."""
-    value = inner.auth_key
-    if not value:
-        return None
-    if not isinstance(value, AuthKey) or not isinstance(value.key, bytes | bytearray):
-        raise CorruptedError(
-            f"the {_describe(inner)} holds an auth key of type {type(value).__name__}, "
-            "not a telethon.crypto.AuthKey of bytes"
-        )
-    return bytes(value.key)
 
 
 def _filename(inner: Any) -> str | None:
