@@ -17,7 +17,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.metadata import metadata
+from importlib.metadata import entry_points, metadata, requires
 from pathlib import Path
 
 import pytest
@@ -292,3 +292,27 @@ def test_page_commands_run_as_written(page: Page, tmp_path: Path) -> None:
             run_shell(command, cwd=ROOT if in_checkout(command) else tmp_path, env=env)
         if command == ACTIVATE:
             env = reader_env(tmp_path)
+
+
+def test_the_demo_installs_what_the_readme_commands_run() -> None:
+    """The README's commands run in the environment ``bash scripts/demo.sh`` makes, which has
+    only the extras it names (the test environment has more): each program they call from
+    ``.venv/bin`` must come from the package or a direct requirement of those extras."""
+    demo = (ROOT / "scripts" / "demo.sh").read_text()
+    extras = re.search(r"VAULT_EXTRAS=(\S+)", demo)
+    assert extras, "scripts/demo.sh names no VAULT_EXTRAS"
+    pattern = re.compile(r"^([A-Za-z0-9._-]+)[^;]*;\s*extra\s*==\s*['\"]([a-z]+)['\"]")
+    installed = {"session-vault"}
+    for requirement in requires("session-vault") or []:
+        match = pattern.match(requirement)
+        if match and match.group(2) in extras.group(1).split(","):
+            installed.add(match.group(1).lower())
+    scripts = {ep.name: ep for ep in entry_points(group="console_scripts")}
+    readme = next(p for p in PAGE_COMMANDS if p.name == "README.md")
+    called = {shlex.split(c)[0] for c in readme.commands} & set(scripts)
+    assert "session-vault" in called and "mkdocs" in called
+    for program in called:
+        dist = scripts[program].dist
+        assert dist is not None and dist.name.lower() in installed, (
+            f"README runs {program}, which scripts/demo.sh does not install"
+        )
