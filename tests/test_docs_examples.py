@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points, metadata, requires
 from pathlib import Path
 
+import pexpect
 import pytest
 
 from vault.session_string import decode_session_string
@@ -221,7 +223,6 @@ def reader_env(home: Path | None = None, *, activated: bool = True) -> dict[str,
 def run_shell(command: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> str:
     """Run ``command`` with bash on a pseudo-terminal, answering every passphrase prompt;
     fail unless it exits 0. Returns what it printed."""
-    pexpect = pytest.importorskip("pexpect")
     child = pexpect.spawn(
         "bash",
         ["-c", command],
@@ -254,10 +255,10 @@ def reader_dir(directory: Path) -> None:
         cwd=directory,
         env=reader_env(directory),
     )
-    plain = (ROOT / "tests" / "data" / "pyrofork-2.3.69.json").read_text()
-    string = re.search(r'"session_string": "([^"]+)"', plain)
-    assert string and decode_session_string(string.group(1)).auth_key == fixture.auth_key
-    (directory / "plain.txt").write_text(string.group(1) + "\n")
+    meta = json.loads((ROOT / "tests" / "data" / "pyrofork-2.3.69.json").read_text())
+    string = meta["session_string"]
+    assert decode_session_string(string).auth_key == fixture.auth_key
+    (directory / "plain.txt").write_text(string + "\n")
     address = "149.154.167.91"  # Telegram's public address of dc 4, where the fixture lives
     (directory / "telethon.txt").write_text(telethon_string(4, address, fixture.auth_key) + "\n")
 
