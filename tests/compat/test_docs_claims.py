@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from vault.storage import MemoryStorage
-from vault.storage.compat import register_clients
 
 from .clients import required_client
 
@@ -31,7 +30,6 @@ KEPT_WITH = {"hydrogram": [{"in_memory": True}]}
 
 def build(tmp_path: Path, **extra: Any) -> tuple[Any, MemoryStorage]:
     assert CLIENT.storage_keyword is not None
-    register_clients()
     storage = MemoryStorage()
     client = importlib.import_module(CLIENT.package).Client(
         "docs", api_id=1, api_hash="0" * 32, workdir=str(tmp_path),
