@@ -109,7 +109,9 @@ def test_the_site_has_the_pages(site: Path) -> None:
         assert page in found, found
 
 
-@pytest.mark.parametrize("module", ["vault", "vault.storage", "vault.crypto", "vault.errors"])
+@pytest.mark.parametrize(
+    "module", ["vault", "vault.storage", "vault.crypto", "vault.errors", "vault.testing"]
+)
 def test_the_api_reference_covers_the_public_names(site: Path, module: str) -> None:
     """Each name in the module's ``__all__`` has an entry (an anchor ``<module path>.<name>``)
     on some page of the API reference; re-exports may be documented where they are defined."""
