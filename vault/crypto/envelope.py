@@ -12,8 +12,8 @@ Byte layout (big-endian; ``docs/format.md`` is the normative description)::
 The payload is sealed under the vault's data key with associated data
 ``"session-vault/v1/" || purpose || 0x00 || header``, so every header byte (slots included), the
 purpose, the binding (the session name) and the identity (dc_id, test_mode, user_id) are
-authenticated. The check catches accidental
-damage before any key is derived; it is not a security boundary, the tag is.
+authenticated. The check catches accidental damage before any key is derived; it is not a
+security boundary, the tag is.
 
 The parser checks sizes, magic, version, check, counts and every slot length before anything
 else, and turns every defect into :class:`~vault.errors.CorruptedError` (or
