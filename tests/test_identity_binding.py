@@ -5,6 +5,7 @@ writes a client makes (Pyrofork's, in its order) re-seal the key and survive a r
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
 from pathlib import Path
@@ -259,3 +260,22 @@ async def test_a_memory_session_binds_and_checks_its_identity_too() -> None:
     with pytest.raises(CorruptedError, match="dc_id is 3 but the key was sealed for 4"):
         await storage.dc_id()
     await storage.close()
+
+
+async def test_reads_during_an_identity_write_never_see_it_half_done(tmp_path: Path) -> None:
+    """The field is written before the envelope: reads running meanwhile (another task of the
+    client) wait for the write to finish instead of reporting tampering."""
+    storage = encrypted_file(tmp_path)
+    await storage.open()
+    key = await log_in(storage)
+    for dc_id in [1, 2, 3, 5, 4] * 4:
+        results = await asyncio.gather(
+            storage.dc_id(dc_id), storage.dc_id(), storage.auth_key(), storage.user_id()
+        )
+        assert results[2] == key and results[3] == 777000
+    assert await storage.dc_id() == 4
+    await storage.close()
+    again = encrypted_file(tmp_path)
+    await again.open()
+    assert await again.auth_key() == key
+    await again.close()

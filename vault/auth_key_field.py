@@ -70,29 +70,38 @@ class SealedAuthKey:
                 await field.write(plain)
         return field
 
-    async def read(self) -> bytes | None:
+    async def read(self, *, after_writes: bool = False) -> bytes | None:
         """The auth key, or ``None`` if the session holds none. An envelope other than the one
-        last sealed or opened is checked against the identity fields stored now."""
+        last sealed or opened is checked against the identity fields stored now; with
+        ``after_writes`` (callers not holding :attr:`lock`) once a write in progress is done,
+        so that the field and envelope of an identity change are seen together."""
         stored = await self.inner.auth_key()
         if stored is None:
             return None
         plain = self.sealer.cached(stored)
-        if plain is None:
-            plain = self.sealer.open(stored, identity=await stored_identity(self.inner))
-        return plain
+        if plain is not None:
+            return plain
+        if after_writes:
+            async with self.lock:
+                return await self.read()
+        return self.sealer.open(stored, identity=await stored_identity(self.inner))
 
     async def read_identity(self, name: str) -> Any:
-        """The identity field ``name`` of the inner storage, checked: a value other than the
-        bound one is accepted only if the stored envelope is bound to it (another writer
-        re-sealed it), else :class:`~vault.errors.CorruptedError`."""
+        """The identity field ``name`` of the inner storage (callers do not hold :attr:`lock`),
+        checked: a value other than the bound one is accepted only if the stored envelope is
+        bound to it (another writer re-sealed it), else :class:`~vault.errors.CorruptedError`."""
         value = await getattr(self.inner, name)()
-        if value != getattr(self.sealer.identity, name):
-            stored = await self.inner.auth_key()
-            identity = await stored_identity(self.inner)
-            if stored is None:  # no key, nothing bound
-                self.sealer.identity = identity
-            else:
-                self.sealer.open(stored, identity=identity)
+        if value == getattr(self.sealer.identity, name):
+            return value
+        async with self.lock:  # an identity write in progress finishes first
+            value = await getattr(self.inner, name)()
+            if value != getattr(self.sealer.identity, name):
+                stored = await self.inner.auth_key()
+                identity = await stored_identity(self.inner)
+                if stored is None:  # no key, nothing bound
+                    self.sealer.identity = identity
+                else:
+                    self.sealer.open(stored, identity=identity)
         return value
 
     async def write_identity(self, name: str, value: Any) -> None:
