@@ -70,21 +70,29 @@ class SealedAuthKey:
                 await field.write(plain)
         return field
 
-    async def read(self, *, after_writes: bool = False) -> bytes | None:
+    async def read(self) -> bytes | None:
         """The auth key, or ``None`` if the session holds none. An envelope other than the one
-        last sealed or opened is checked against the identity fields stored now; with
-        ``after_writes`` (callers not holding :attr:`lock`) once a write in progress is done,
-        so that the field and envelope of an identity change are seen together."""
+        last sealed or opened is checked against the identity fields stored now."""
         stored = await self.inner.auth_key()
         if stored is None:
             return None
         plain = self.sealer.cached(stored)
-        if plain is not None:
-            return plain
-        if after_writes:
+        if plain is None:
+            plain = self.sealer.open(stored, identity=await stored_identity(self.inner))
+        return plain
+
+    async def read_settled(self) -> bytes | None:
+        """:meth:`read` for callers not holding :attr:`lock`: an envelope other than the cached
+        one is opened once a write in progress is done, so the field and the envelope of an
+        identity change are seen together."""
+        stored = await self.inner.auth_key()
+        if stored is None:
+            return None
+        plain = self.sealer.cached(stored)
+        if plain is None:
             async with self.lock:
-                return await self.read()
-        return self.sealer.open(stored, identity=await stored_identity(self.inner))
+                plain = await self.read()
+        return plain
 
     async def read_identity(self, name: str) -> Any:
         """The identity field ``name`` of the inner storage (callers do not hold :attr:`lock`),

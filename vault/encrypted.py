@@ -167,7 +167,7 @@ class EncryptedStorage(KeySlotMethods, WrappingStorage):
         """The auth key, decrypted on read and sealed before it reaches the inner storage."""
         field = self._open()
         if value is UNSET:
-            return await field.read(after_writes=True)
+            return await field.read_settled()
         async with field.lock:
             await field.write(value)
         return None
