@@ -7,6 +7,7 @@ from typing import Any
 
 from .auth_key_field import SealedAuthKey, purge_stale_copies
 from .crypto.envelope import Envelope
+from .crypto.identity import SessionIdentity
 from .crypto.kdf import DEFAULT_KDF, DEFAULT_KDF_BUDGET, KdfBudget, KdfParams, Passphrase
 from .crypto.keyset import Keyset
 from .crypto.sealer import PLAIN_STRING, AuthKeySealer, is_plain_auth_key
@@ -37,8 +38,9 @@ class EncryptedStorage(KeySlotMethods, WrappingStorage):
     ``open()``), ``keyring`` (``True`` or a service name) and ``key`` (32 bytes); a new session
     gets one key slot per credential given (:attr:`slots` manages them). ``open()`` raises
     :class:`~vault.errors.WrongKeyError` (nothing given unlocks it),
-    :class:`~vault.errors.CorruptedError` (modified, or swapped with another session's: after
-    a rename on purpose, open once with ``rebind=True``) or
+    :class:`~vault.errors.CorruptedError` (modified, swapped with another session's, or its
+    ``dc_id``, ``test_mode`` or ``user_id`` changed outside vault: after a rename or such an
+    edit on purpose, open once with ``rebind=True``) or
     :class:`~vault.errors.PlaintextSessionError` (a plaintext auth key, never accepted: see
     :meth:`encrypt_plaintext`), changing nothing. ``migrate=True`` is deprecated.
 
@@ -127,7 +129,9 @@ class EncryptedStorage(KeySlotMethods, WrappingStorage):
             raise PlaintextSessionError(PLAIN_STRING)
         else:
             keyset = await asyncio.to_thread(Keyset.create, creds, self._kdf)
-        self._start(SealedAuthKey(self.inner, AuthKeySealer(keyset, self.name)))
+        # Bound to the string's fields from the start: loading them re-seals nothing.
+        identity = SessionIdentity.stored(initial.dc_id, initial.test_mode, initial.user_id)
+        self._start(SealedAuthKey(self.inner, AuthKeySealer(keyset, self.name, identity)))
         await self.load_session_data(initial)
         if is_plain_auth_key(stored):  # replaced: it must not stay in journals or the WAL
             await purge_stale_copies(self.inner)
@@ -163,9 +167,27 @@ class EncryptedStorage(KeySlotMethods, WrappingStorage):
         """The auth key, decrypted on read and sealed before it reaches the inner storage."""
         field = self._open()
         if value is UNSET:
-            return await field.read()
+            return await field.read_settled()
         async with field.lock:
             await field.write(value)
+        return None
+
+    # dc_id, test_mode and user_id are bound to the sealed key: see SealedAuthKey.
+
+    async def dc_id(self, value: int | Unset = UNSET) -> int | None:
+        return await self._identity("dc_id", value)  # type: ignore[no-any-return]
+
+    async def test_mode(self, value: bool | Unset | None = UNSET) -> bool | None:
+        return await self._identity("test_mode", value)  # type: ignore[no-any-return]
+
+    async def user_id(self, value: int | Unset | None = UNSET) -> int | None:
+        return await self._identity("user_id", value)  # type: ignore[no-any-return]
+
+    async def _identity(self, name: str, value: Any) -> Any:
+        field = self._open()
+        if value is UNSET:
+            return await field.read_identity(name)
+        await field.write_identity(name, value)
         return None
 
     async def export_session_string(self) -> str:
