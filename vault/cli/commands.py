@@ -83,7 +83,8 @@ async def encrypt(target: AnyTarget, creds: Credentials) -> str:
                 Exit.REFUSED, f"{target} holds no auth key (never logged in): nothing to encrypt"
             )
         new = creds.new_kwargs()
-        outcome = await target.change(editing(migrating(new), unchanged(new)))
+        # In place: a changed copy would leave the plaintext key in the replaced file's blocks.
+        outcome = await target.change_in_place(editing(migrating(new), unchanged(new)))
     return f"encrypted {target} ({slot_summary(outcome.slots)})"
 
 
