@@ -159,7 +159,9 @@ async def _decrypt(args: argparse.Namespace) -> int:
         )
         return Exit.USAGE
     creds = Credentials(args)
-    return await _each_target(args, lambda target: session_commands.decrypt(target, creds))
+    return await _each_target(
+        args, lambda target: session_commands.decrypt(target, creds, rebind=args.rebind)
+    )
 
 
 async def _info(args: argparse.Namespace) -> int:
@@ -174,28 +176,36 @@ async def _passwd(args: argparse.Namespace) -> int:
     )
     creds = Credentials(args)
     return await _each_target(
-        args, lambda target: session_commands.passwd(target, creds, new), many=False
+        args,
+        lambda target: session_commands.passwd(target, creds, new, rebind=args.rebind),
+        many=False,
     )
 
 
 async def _add_key(args: argparse.Namespace) -> int:
     creds = Credentials(args)
     return await _each_target(
-        args, lambda target: session_commands.add_key(target, creds, args.kind, args), many=False
+        args,
+        lambda target: session_commands.add_key(target, creds, args.kind, args, rebind=args.rebind),
+        many=False,
     )
 
 
 async def _remove_key(args: argparse.Namespace) -> int:
     creds = Credentials(args)
     return await _each_target(
-        args, lambda target: session_commands.remove_key(target, creds, args.slot), many=False
+        args,
+        lambda target: session_commands.remove_key(target, creds, args.slot, rebind=args.rebind),
+        many=False,
     )
 
 
 async def _export(args: argparse.Namespace) -> int:
     creds = Credentials(args)
     return await _each_target(
-        args, lambda target: session_commands.export(target, creds, plain=args.plain), many=False
+        args,
+        lambda target: session_commands.export(target, creds, plain=args.plain, rebind=args.rebind),
+        many=False,
     )
 
 
@@ -256,6 +266,15 @@ def _command(
     return sub
 
 
+def _add_rebind(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--rebind",
+        action="store_true",
+        help="open a session sealed for another name (a file copied or renamed on purpose) "
+        "and seal it for its own name",
+    )
+
+
 def _file_commands(commands: Subparsers) -> None:
     p = _command(
         commands,
@@ -287,6 +306,7 @@ def _file_commands(commands: Subparsers) -> None:
         "--confirm-plaintext", action="store_true", help="yes, store the auth key unencrypted"
     )
     add_credential_options(p)
+    _add_rebind(p)
     add_mongo_options(p)
 
     p = _command(
@@ -313,6 +333,7 @@ def _slot_commands(commands: Subparsers) -> None:
     )
     p.add_argument("path", nargs="?", metavar="PATH")
     add_credential_options(p)
+    _add_rebind(p)
     add_passphrase_options(p, "new-", "new ")
     add_kdf_options(p)
     add_mongo_options(p)
@@ -328,6 +349,7 @@ def _slot_commands(commands: Subparsers) -> None:
     p.add_argument("path", nargs="?", metavar="PATH")
     p.add_argument("kind", choices=("passphrase", "keyring", "raw-key"), help="the new slot")
     add_credential_options(p)
+    _add_rebind(p)
     add_passphrase_options(p, "new-", "new ")
     p.add_argument(
         "--service", default=DEFAULT_SERVICE, help="keyring service name (keyring slots)"
@@ -349,6 +371,7 @@ def _slot_commands(commands: Subparsers) -> None:
     p.add_argument("path", nargs="?", metavar="PATH")
     p.add_argument("slot", type=int, metavar="SLOT")
     add_credential_options(p)
+    _add_rebind(p)
     add_mongo_options(p)
 
 
@@ -365,6 +388,7 @@ def _string_commands(commands: Subparsers) -> None:
     p.add_argument("path", nargs="?", metavar="PATH")
     p.add_argument("--plain", action="store_true", help="print the PLAIN session string")
     add_credential_options(p)
+    _add_rebind(p)
     add_kdf_options(p)
     add_mongo_options(p)
 

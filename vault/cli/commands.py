@@ -32,7 +32,6 @@ from .vaults import (
     editing,
     migrating,
     opened,
-    opened_vault,
     unchanged,
     unlocking,
 )
@@ -88,7 +87,7 @@ async def encrypt(target: AnyTarget, creds: Credentials) -> str:
     return f"encrypted {target} ({slot_summary(outcome.slots)})"
 
 
-async def decrypt(target: AnyTarget, creds: Credentials) -> str:
+async def decrypt(target: AnyTarget, creds: Credentials, *, rebind: bool = False) -> str:
     """Store the auth key of an encrypted session in the clear again."""
     with target.locked():
         if not (await target.view()).encrypted:
@@ -99,11 +98,14 @@ async def decrypt(target: AnyTarget, creds: Credentials) -> str:
             await storage.inner.purge_stale_copies()
             return {}
 
-        await target.change(editing(unlocking(creds.unlock_kwargs()), store_plain))
+        opener = unlocking(creds.unlock_kwargs(), rebind=rebind)
+        await target.change(editing(opener, store_plain))
     return f"decrypted {target}: its auth key is now stored UNENCRYPTED"
 
 
-async def passwd(target: AnyTarget, creds: Credentials, new: PassphraseSource) -> str:
+async def passwd(
+    target: AnyTarget, creds: Credentials, new: PassphraseSource, *, rebind: bool = False
+) -> str:
     """Replace the passphrase slot that unlocked the session by one for a new passphrase."""
 
     async def change(storage: EncryptedStorage) -> dict[str, Any]:
@@ -112,12 +114,17 @@ async def passwd(target: AnyTarget, creds: Credentials, new: PassphraseSource) -
         await storage.slots.change_passphrase(passphrase, kdf=creds.kdf())
         return {"passphrase": passphrase}
 
-    await _change_slots(target, creds, change)
+    await _change_slots(target, creds, change, rebind)
     return f"changed the passphrase of {target}"
 
 
 async def add_key(
-    target: AnyTarget, creds: Credentials, kind: str, args: argparse.Namespace
+    target: AnyTarget,
+    creds: Credentials,
+    kind: str,
+    args: argparse.Namespace,
+    *,
+    rebind: bool = False,
 ) -> str:
     """Add a passphrase, keyring or raw-key slot (the new slot is checked to open the result)."""
 
@@ -136,11 +143,13 @@ async def add_key(
         await storage.add_key(key)
         return {"key": key}
 
-    outcome = await _change_slots(target, creds, change)
+    outcome = await _change_slots(target, creds, change, rebind)
     return f"added a {kind} slot to {target} ({slot_summary(outcome.slots)})"
 
 
-async def remove_key(target: AnyTarget, creds: Credentials, index: int) -> str:
+async def remove_key(
+    target: AnyTarget, creds: Credentials, index: int, *, rebind: bool = False
+) -> str:
     """Remove key slot ``index``; never the last one, nor the one used to unlock."""
 
     async def change(storage: EncryptedStorage) -> dict[str, Any]:
@@ -154,15 +163,19 @@ async def remove_key(target: AnyTarget, creds: Credentials, index: int) -> str:
         await storage.slots.remove(index)
         return creds.unlock_kwargs()
 
-    outcome = await _change_slots(target, creds, change)
+    outcome = await _change_slots(target, creds, change, rebind)
     return f"removed key slot {index} from {target} ({slot_summary(outcome.slots)})"
 
 
-async def _change_slots(target: AnyTarget, creds: Credentials, change: Change) -> Outcome:
-    """Unlock an encrypted session and apply the slot ``change`` to it."""
+async def _change_slots(
+    target: AnyTarget, creds: Credentials, change: Change, rebind: bool
+) -> Outcome:
+    """Unlock an encrypted session (``rebind``: see :func:`~.vaults.unlocking`) and apply the
+    slot ``change`` to it."""
     with target.locked():
         _require_encrypted(target, await target.view())
-        return await target.change(editing(unlocking(creds.unlock_kwargs()), change))
+        opener = unlocking(creds.unlock_kwargs(), rebind=rebind)
+        return await target.change(editing(opener, change))
 
 
 def _require_encrypted(target: AnyTarget, view: SessionView) -> None:
@@ -192,13 +205,15 @@ async def info(target: AnyTarget, *, as_json: bool) -> str:
     return render(facts, target.head(facts), target.cli_args)
 
 
-async def export(target: AnyTarget, creds: Credentials, *, plain: bool) -> str:
+async def export(
+    target: AnyTarget, creds: Credentials, *, plain: bool, rebind: bool = False
+) -> str:
     """The session as an encrypted string (or, with ``plain``, a plain one plus a warning);
-    nothing is written."""
+    nothing is written (with ``rebind``, the string is sealed for the session's own name)."""
     view = await target.view()
     snapshot: Storage = await target.snapshot()
     if view.encrypted:
-        async with opened_vault(snapshot, **creds.unlock_kwargs()) as storage:
+        async with unlocking(creds.unlock_kwargs(), rebind=rebind)(snapshot) as storage:
             if plain:
                 warn(PLAIN_WARNING)
                 return await storage.export_plain_session_string()

@@ -106,8 +106,8 @@ class FileTarget(Target[Snapshot]):
         if others:
             warn(
                 f"{self.path} has {others} other hard link(s): they are this same file, so they "
-                "now hold the encrypted session too (a client opening it under another name "
-                "needs rebind)"
+                "now hold the encrypted session too (opening it under another name needs "
+                "--rebind, or rebind=True in Python)"
             )
         return outcome
 
