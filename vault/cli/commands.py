@@ -17,7 +17,7 @@ import sys
 from typing import Any
 
 from ..crypto import encrypt_session_string
-from ..crypto.slots import Slot
+from ..crypto.slots import Slot, SlotKind
 from ..encrypted import EncryptedStorage
 from ..errors import WrongKeyError
 from ..session_string import encode_session_string
@@ -84,7 +84,18 @@ async def encrypt(target: AnyTarget, creds: Credentials) -> str:
         new = creds.new_kwargs()
         # In place: a changed copy would leave the plaintext key in the replaced file's blocks.
         outcome = await target.change_in_place(editing(migrating(new), unchanged(new)))
-    return f"encrypted {target} ({slot_summary(outcome.slots)})"
+    return (
+        f"encrypted {target} ({slot_summary(outcome.slots)}); in your code, open it with "
+        f"EncryptedStorage({target.storage_code}, {_unlock_code(outcome.slots)})"
+    )
+
+
+def _unlock_code(slots: tuple[Slot, ...]) -> str:
+    """The argument that unlocks a vault with these slots, as Python code shows it."""
+    kinds = {slot.kind for slot in slots}
+    if SlotKind.PASSPHRASE in kinds:
+        return "passphrase=..."
+    return "keyring=True" if SlotKind.KEYRING in kinds else "key=..."
 
 
 async def decrypt(target: AnyTarget, creds: Credentials, *, rebind: bool = False) -> str:

@@ -36,6 +36,8 @@ class FileTarget(Target[Snapshot]):
         self.name = session_name(path)
         self.label = self.cli_args = str(path)
         self._fd: int | None = None  # the locked descriptor, inside locked()
+        workdir = "" if path.parent == Path() else f", workdir={str(path.parent)!r}"
+        self.storage_code = f"FileStorage({self.name!r}{workdir})"
 
     async def snapshot(self) -> Snapshot:
         return Snapshot(self.path)

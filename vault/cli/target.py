@@ -68,6 +68,8 @@ class Target(abc.ABC, Generic[SnapshotT]):
     label: str
     #: How a command line names the session (for hints such as "run encrypt ... first").
     cli_args: str
+    #: How Python code makes the session's bare storage (for the hint after ``encrypt``).
+    storage_code: str
 
     def __str__(self) -> str:
         return self.label
@@ -112,6 +114,7 @@ class Target(abc.ABC, Generic[SnapshotT]):
         """Read what the session holds without changing it; schema and envelope errors are
         raised (the same detection as :class:`~vault.EncryptedStorage`'s)."""
         snapshot = await self.snapshot()
+        snapshot.expects_envelopes = True  # classified here, never handed on as a key
         async with opened(snapshot):
             stored = await snapshot.auth_key()
             return SessionView(
