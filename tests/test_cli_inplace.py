@@ -153,3 +153,21 @@ def test_a_file_open_in_another_process_is_refused(tmp_path: Path, pwfile: Path)
         holder.wait()
     again = run_cli("encrypt", fixture.path, "--passphrase-file", pwfile, *CHEAP)
     assert again.returncode == 0, again.stderr
+
+
+def test_a_replacing_command_warns_about_other_hard_links(tmp_path: Path, pwfile: Path) -> None:
+    """``passwd`` replaces the file by a verified copy: the other name keeps the old version,
+    which the old passphrase still opens, so the command says so."""
+    fixture = client_fixture(FIXTURE, tmp_path)
+    assert run_cli("encrypt", fixture.path, "--passphrase-file", pwfile, *CHEAP).returncode == 0
+    other = tmp_path / "other-name.session"
+    os.link(fixture.path, other)
+    new = tmp_path / "new.txt"
+    new.write_text("a new passphrase")
+    result = run_cli(
+        "passwd", fixture.path, "--passphrase-file", pwfile, "--new-passphrase-file", new, *CHEAP
+    )
+    assert result.returncode == 0, result.stderr
+    [warning] = [line for line in error_lines(result) if "hard link" in line]
+    assert "1 other hard link" in warning and "keep the previous version" in warning
+    assert open_auth_key(fixture.path, passphrase="a new passphrase") == fixture.auth_key

@@ -281,9 +281,11 @@ def _file_commands(commands: Subparsers) -> None:
         "encrypt",
         _encrypt,
         "encrypt plaintext session files in place",
-        "Encrypt plaintext session files (Pyrogram 2.x, Pyrofork, Kurigram, vault) in place, "
-        "atomically: a verified encrypted copy replaces each file; a crash leaves the old or "
-        "the new file. Files already encrypted are skipped. New key slots: a passphrase "
+        "Encrypt plaintext session files (Pyrogram 2.x, Pyrofork, Kurigram, vault) in place: "
+        "the sealed key is checked on a copy in memory, then written over the plaintext key in "
+        "the file itself (one transaction; a crash leaves the old or the new session). "
+        "Symbolic links and files another process has open are refused. Files already "
+        "encrypted are skipped. New key slots: a passphrase "
         "(asked twice unless --passphrase-env/--passphrase-file), plus --keyring and/or "
         "--key-file/--key-env; with only those, no passphrase slot is made.",
     )
@@ -299,7 +301,8 @@ def _file_commands(commands: Subparsers) -> None:
         "decrypt",
         _decrypt,
         "store a session's auth key unencrypted again",
-        "Decrypt session files in place (atomically, like encrypt). Needs --confirm-plaintext.",
+        "Decrypt session files: a verified copy atomically replaces each file. Needs "
+        "--confirm-plaintext.",
     )
     p.add_argument("paths", nargs="*", metavar="PATH", help="encrypted session files")
     p.add_argument(

@@ -17,7 +17,8 @@ import sys
 from typing import Any
 
 from ..crypto import encrypt_session_string
-from ..crypto.slots import Slot, SlotKind
+from ..crypto.keyring_slot import DEFAULT_SERVICE
+from ..crypto.slots import KeyringSlot, Slot, SlotKind
 from ..encrypted import EncryptedStorage
 from ..errors import WrongKeyError
 from ..session_string import encode_session_string
@@ -92,10 +93,14 @@ async def encrypt(target: AnyTarget, creds: Credentials) -> str:
 
 def _unlock_code(slots: tuple[Slot, ...]) -> str:
     """The argument that unlocks a vault with these slots, as Python code shows it."""
-    kinds = {slot.kind for slot in slots}
-    if SlotKind.PASSPHRASE in kinds:
+    if any(slot.kind is SlotKind.PASSPHRASE for slot in slots):
         return "passphrase=..."
-    return "keyring=True" if SlotKind.KEYRING in kinds else "key=..."
+    for slot in slots:
+        if isinstance(slot, KeyringSlot):
+            return (
+                "keyring=True" if slot.service == DEFAULT_SERVICE else f"keyring={slot.service!r}"
+            )
+    return "key=..."
 
 
 async def decrypt(target: AnyTarget, creds: Credentials, *, rebind: bool = False) -> str:
