@@ -6,7 +6,8 @@ import abc
 from typing import Any
 
 from ._values import refuse_sealed
-from .base import UNSET, Storage, Unset
+from .base import Storage
+from .values import UNSET, Unset
 
 __all__ = ["FieldStorage"]
 
