@@ -114,6 +114,7 @@ async def test_forged_eight_slot_session_file_opens_no_kdf(
         await storage.add_passphrase(f"pw{i}")
     await storage.close()
     inner = FileStorage("s", workdir=tmp_path)
+    inner.expects_envelopes = True  # to read and forge the envelope itself
     await inner.open()
     stored = await inner.auth_key()
     assert stored is not None

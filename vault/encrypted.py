@@ -65,6 +65,7 @@ class EncryptedStorage(KeySlotMethods, WrappingStorage):
     ) -> None:
         self._args = UnlockArgs(passphrase, keyring, key, kdf, kdf_budget, migrate=migrate)
         super().__init__(inner)
+        inner.expects_envelopes = True  # the inner storage hands its envelopes to us
         self._kdf, self._rebind, self._plain_ok = kdf, rebind, migrate
         self._replace_plaintext = False
         self._initial = None if session_string is None else parse_any_string(session_string)

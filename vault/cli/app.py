@@ -159,7 +159,9 @@ async def _decrypt(args: argparse.Namespace) -> int:
         )
         return Exit.USAGE
     creds = Credentials(args)
-    return await _each_target(args, lambda target: session_commands.decrypt(target, creds))
+    return await _each_target(
+        args, lambda target: session_commands.decrypt(target, creds, rebind=args.rebind)
+    )
 
 
 async def _info(args: argparse.Namespace) -> int:
@@ -174,28 +176,36 @@ async def _passwd(args: argparse.Namespace) -> int:
     )
     creds = Credentials(args)
     return await _each_target(
-        args, lambda target: session_commands.passwd(target, creds, new), many=False
+        args,
+        lambda target: session_commands.passwd(target, creds, new, rebind=args.rebind),
+        many=False,
     )
 
 
 async def _add_key(args: argparse.Namespace) -> int:
     creds = Credentials(args)
     return await _each_target(
-        args, lambda target: session_commands.add_key(target, creds, args.kind, args), many=False
+        args,
+        lambda target: session_commands.add_key(target, creds, args.kind, args, rebind=args.rebind),
+        many=False,
     )
 
 
 async def _remove_key(args: argparse.Namespace) -> int:
     creds = Credentials(args)
     return await _each_target(
-        args, lambda target: session_commands.remove_key(target, creds, args.slot), many=False
+        args,
+        lambda target: session_commands.remove_key(target, creds, args.slot, rebind=args.rebind),
+        many=False,
     )
 
 
 async def _export(args: argparse.Namespace) -> int:
     creds = Credentials(args)
     return await _each_target(
-        args, lambda target: session_commands.export(target, creds, plain=args.plain), many=False
+        args,
+        lambda target: session_commands.export(target, creds, plain=args.plain, rebind=args.rebind),
+        many=False,
     )
 
 
@@ -256,15 +266,26 @@ def _command(
     return sub
 
 
+def _add_rebind(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--rebind",
+        action="store_true",
+        help="open a session sealed for another name (a file copied or renamed on purpose) "
+        "and seal it for its own name",
+    )
+
+
 def _file_commands(commands: Subparsers) -> None:
     p = _command(
         commands,
         "encrypt",
         _encrypt,
         "encrypt plaintext session files in place",
-        "Encrypt plaintext session files (Pyrogram 2.x, Pyrofork, Kurigram, vault) in place, "
-        "atomically: a verified encrypted copy replaces each file; a crash leaves the old or "
-        "the new file. Files already encrypted are skipped. New key slots: a passphrase "
+        "Encrypt plaintext session files (Pyrogram 2.x, Pyrofork, Kurigram, vault) in place: "
+        "the sealed key is checked on a copy in memory, then written over the plaintext key in "
+        "the file itself (one transaction; a crash leaves the old or the new session). "
+        "Symbolic links and files another process has open are refused. Files already "
+        "encrypted are skipped. New key slots: a passphrase "
         "(asked twice unless --passphrase-env/--passphrase-file), plus --keyring and/or "
         "--key-file/--key-env; with only those, no passphrase slot is made.",
     )
@@ -280,13 +301,15 @@ def _file_commands(commands: Subparsers) -> None:
         "decrypt",
         _decrypt,
         "store a session's auth key unencrypted again",
-        "Decrypt session files in place (atomically, like encrypt). Needs --confirm-plaintext.",
+        "Decrypt session files: a verified copy atomically replaces each file. Needs "
+        "--confirm-plaintext.",
     )
     p.add_argument("paths", nargs="*", metavar="PATH", help="encrypted session files")
     p.add_argument(
         "--confirm-plaintext", action="store_true", help="yes, store the auth key unencrypted"
     )
     add_credential_options(p)
+    _add_rebind(p)
     add_mongo_options(p)
 
     p = _command(
@@ -313,6 +336,7 @@ def _slot_commands(commands: Subparsers) -> None:
     )
     p.add_argument("path", nargs="?", metavar="PATH")
     add_credential_options(p)
+    _add_rebind(p)
     add_passphrase_options(p, "new-", "new ")
     add_kdf_options(p)
     add_mongo_options(p)
@@ -328,6 +352,7 @@ def _slot_commands(commands: Subparsers) -> None:
     p.add_argument("path", nargs="?", metavar="PATH")
     p.add_argument("kind", choices=("passphrase", "keyring", "raw-key"), help="the new slot")
     add_credential_options(p)
+    _add_rebind(p)
     add_passphrase_options(p, "new-", "new ")
     p.add_argument(
         "--service", default=DEFAULT_SERVICE, help="keyring service name (keyring slots)"
@@ -349,6 +374,7 @@ def _slot_commands(commands: Subparsers) -> None:
     p.add_argument("path", nargs="?", metavar="PATH")
     p.add_argument("slot", type=int, metavar="SLOT")
     add_credential_options(p)
+    _add_rebind(p)
     add_mongo_options(p)
 
 
@@ -365,6 +391,7 @@ def _string_commands(commands: Subparsers) -> None:
     p.add_argument("path", nargs="?", metavar="PATH")
     p.add_argument("--plain", action="store_true", help="print the PLAIN session string")
     add_credential_options(p)
+    _add_rebind(p)
     add_kdf_options(p)
     add_mongo_options(p)
 

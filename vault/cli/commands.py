@@ -17,7 +17,8 @@ import sys
 from typing import Any
 
 from ..crypto import encrypt_session_string
-from ..crypto.slots import Slot
+from ..crypto.keyring_slot import DEFAULT_SERVICE
+from ..crypto.slots import KeyringSlot, Slot, SlotKind
 from ..encrypted import EncryptedStorage
 from ..errors import WrongKeyError
 from ..session_string import encode_session_string
@@ -32,7 +33,6 @@ from .vaults import (
     editing,
     migrating,
     opened,
-    opened_vault,
     unchanged,
     unlocking,
 )
@@ -83,11 +83,27 @@ async def encrypt(target: AnyTarget, creds: Credentials) -> str:
                 Exit.REFUSED, f"{target} holds no auth key (never logged in): nothing to encrypt"
             )
         new = creds.new_kwargs()
-        outcome = await target.change(editing(migrating(new), unchanged(new)))
-    return f"encrypted {target} ({slot_summary(outcome.slots)})"
+        # In place: a changed copy would leave the plaintext key in the replaced file's blocks.
+        outcome = await target.change_in_place(editing(migrating(new), unchanged(new)))
+    return (
+        f"encrypted {target} ({slot_summary(outcome.slots)}); in your code, open it with "
+        f"EncryptedStorage({target.storage_code}, {_unlock_code(outcome.slots)})"
+    )
 
 
-async def decrypt(target: AnyTarget, creds: Credentials) -> str:
+def _unlock_code(slots: tuple[Slot, ...]) -> str:
+    """The argument that unlocks a vault with these slots, as Python code shows it."""
+    if any(slot.kind is SlotKind.PASSPHRASE for slot in slots):
+        return "passphrase=..."
+    for slot in slots:
+        if isinstance(slot, KeyringSlot):
+            return (
+                "keyring=True" if slot.service == DEFAULT_SERVICE else f"keyring={slot.service!r}"
+            )
+    return "key=..."
+
+
+async def decrypt(target: AnyTarget, creds: Credentials, *, rebind: bool = False) -> str:
     """Store the auth key of an encrypted session in the clear again."""
     with target.locked():
         if not (await target.view()).encrypted:
@@ -98,11 +114,14 @@ async def decrypt(target: AnyTarget, creds: Credentials) -> str:
             await storage.inner.purge_stale_copies()
             return {}
 
-        await target.change(editing(unlocking(creds.unlock_kwargs()), store_plain))
+        opener = unlocking(creds.unlock_kwargs(), rebind=rebind)
+        await target.change(editing(opener, store_plain))
     return f"decrypted {target}: its auth key is now stored UNENCRYPTED"
 
 
-async def passwd(target: AnyTarget, creds: Credentials, new: PassphraseSource) -> str:
+async def passwd(
+    target: AnyTarget, creds: Credentials, new: PassphraseSource, *, rebind: bool = False
+) -> str:
     """Replace the passphrase slot that unlocked the session by one for a new passphrase."""
 
     async def change(storage: EncryptedStorage) -> dict[str, Any]:
@@ -111,12 +130,17 @@ async def passwd(target: AnyTarget, creds: Credentials, new: PassphraseSource) -
         await storage.slots.change_passphrase(passphrase, kdf=creds.kdf())
         return {"passphrase": passphrase}
 
-    await _change_slots(target, creds, change)
+    await _change_slots(target, creds, change, rebind)
     return f"changed the passphrase of {target}"
 
 
 async def add_key(
-    target: AnyTarget, creds: Credentials, kind: str, args: argparse.Namespace
+    target: AnyTarget,
+    creds: Credentials,
+    kind: str,
+    args: argparse.Namespace,
+    *,
+    rebind: bool = False,
 ) -> str:
     """Add a passphrase, keyring or raw-key slot (the new slot is checked to open the result)."""
 
@@ -135,11 +159,13 @@ async def add_key(
         await storage.add_key(key)
         return {"key": key}
 
-    outcome = await _change_slots(target, creds, change)
+    outcome = await _change_slots(target, creds, change, rebind)
     return f"added a {kind} slot to {target} ({slot_summary(outcome.slots)})"
 
 
-async def remove_key(target: AnyTarget, creds: Credentials, index: int) -> str:
+async def remove_key(
+    target: AnyTarget, creds: Credentials, index: int, *, rebind: bool = False
+) -> str:
     """Remove key slot ``index``; never the last one, nor the one used to unlock."""
 
     async def change(storage: EncryptedStorage) -> dict[str, Any]:
@@ -153,15 +179,19 @@ async def remove_key(target: AnyTarget, creds: Credentials, index: int) -> str:
         await storage.slots.remove(index)
         return creds.unlock_kwargs()
 
-    outcome = await _change_slots(target, creds, change)
+    outcome = await _change_slots(target, creds, change, rebind)
     return f"removed key slot {index} from {target} ({slot_summary(outcome.slots)})"
 
 
-async def _change_slots(target: AnyTarget, creds: Credentials, change: Change) -> Outcome:
-    """Unlock an encrypted session and apply the slot ``change`` to it."""
+async def _change_slots(
+    target: AnyTarget, creds: Credentials, change: Change, rebind: bool
+) -> Outcome:
+    """Unlock an encrypted session (``rebind``: see :func:`~.vaults.unlocking`) and apply the
+    slot ``change`` to it."""
     with target.locked():
         _require_encrypted(target, await target.view())
-        return await target.change(editing(unlocking(creds.unlock_kwargs()), change))
+        opener = unlocking(creds.unlock_kwargs(), rebind=rebind)
+        return await target.change(editing(opener, change))
 
 
 def _require_encrypted(target: AnyTarget, view: SessionView) -> None:
@@ -191,13 +221,15 @@ async def info(target: AnyTarget, *, as_json: bool) -> str:
     return render(facts, target.head(facts), target.cli_args)
 
 
-async def export(target: AnyTarget, creds: Credentials, *, plain: bool) -> str:
+async def export(
+    target: AnyTarget, creds: Credentials, *, plain: bool, rebind: bool = False
+) -> str:
     """The session as an encrypted string (or, with ``plain``, a plain one plus a warning);
-    nothing is written."""
+    nothing is written (with ``rebind``, the string is sealed for the session's own name)."""
     view = await target.view()
     snapshot: Storage = await target.snapshot()
     if view.encrypted:
-        async with opened_vault(snapshot, **creds.unlock_kwargs()) as storage:
+        async with unlocking(creds.unlock_kwargs(), rebind=rebind)(snapshot) as storage:
             if plain:
                 warn(PLAIN_WARNING)
                 return await storage.export_plain_session_string()

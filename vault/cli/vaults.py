@@ -11,6 +11,7 @@ from typing import Any
 
 from ..crypto.slots import Slot
 from ..encrypted import EncryptedStorage
+from ..errors import RebindNeededError
 from ..storage import Storage
 from .exits import CliError, Exit
 from .sessionfile import SessionFile
@@ -69,22 +70,34 @@ async def opened_vault(
     inner: Storage, *, encrypt_plaintext: bool = False, **kwargs: Any
 ) -> AsyncIterator[EncryptedStorage]:
     """An :class:`~vault.EncryptedStorage` over ``inner``, opened for the block; with
-    ``encrypt_plaintext``, made by :meth:`~vault.EncryptedStorage.encrypt_plaintext`."""
-    if encrypt_plaintext:
-        storage = await EncryptedStorage.encrypt_plaintext(inner, **kwargs)
-    else:
-        storage = EncryptedStorage(inner, **kwargs)
-        await storage.open()
+    ``encrypt_plaintext``, made by :meth:`~vault.EncryptedStorage.encrypt_plaintext`. A session
+    sealed for another name is reported with the CLI's way out, ``--rebind``."""
+    try:
+        if encrypt_plaintext:
+            storage = await EncryptedStorage.encrypt_plaintext(inner, **kwargs)
+        else:
+            storage = EncryptedStorage(inner, **kwargs)
+            await storage.open()
+    except RebindNeededError:
+        raise CliError(
+            Exit.BAD_DATA,
+            f"the encrypted auth key of session {inner.name!r} was sealed for another session "
+            "name: the file was copied or renamed (or swapped in). If you copied or renamed it "
+            "on purpose, run this command again with --rebind",
+        ) from None
     try:
         yield storage
     finally:
         await storage.close()
 
 
-def unlocking(unlock: dict[str, Any], *, session_string: str | None = None) -> Opener:
+def unlocking(
+    unlock: dict[str, Any], *, session_string: str | None = None, rebind: bool = False
+) -> Opener:
     """Opens an encrypted session with the credentials ``unlock`` (first loading an encrypted
-    ``session_string`` into it, if given)."""
-    return lambda inner: opened_vault(inner, session_string=session_string, **unlock)
+    ``session_string`` into it, if given); with ``rebind`` (``--rebind``), one sealed for
+    another session name too, sealing it anew for its own."""
+    return lambda inner: opened_vault(inner, session_string=session_string, rebind=rebind, **unlock)
 
 
 def migrating(new: dict[str, Any], *, session_string: str | None = None) -> Opener:

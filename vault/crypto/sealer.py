@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 from typing import cast
 
-from ..errors import CorruptedError, PlaintextSessionError
+from ..errors import CorruptedError, PlaintextSessionError, RebindNeededError
 from ..session_string import AUTH_KEY_SIZE
 from .envelope import VERSION, Envelope, Purpose, classify_auth_key, parse
 from .identity import NO_IDENTITY, SessionIdentity
@@ -162,7 +162,7 @@ def parse_stored(
         )
     envelope = parse(bytes(stored), Purpose.AUTH_KEY)
     if not rebind and envelope.header.binding != binding_for(name):
-        raise CorruptedError(
+        raise RebindNeededError(
             f"the encrypted auth key stored in {name!r} was sealed for another session: it "
             "was swapped or copied in. If you renamed this session on purpose, open it once "
             "with rebind=True"
