@@ -31,6 +31,7 @@ from .cli_helpers import (
     cli_env,
     client_fixture,
     error_lines,
+    json_info,
     leftovers,
     open_auth_key,
     run_cli,
@@ -95,7 +96,7 @@ def test_kurigram_file_is_encrypted_in_its_own_layout(tmp_path: Path, pwfile: Pa
     fixture = client_fixture("kurigram-2.2.26", tmp_path)
     result = run_cli("encrypt", fixture.path, "--passphrase-file", pwfile, *CHEAP)
     assert result.returncode == 0, result.stderr
-    facts = json.loads(run_cli("info", fixture.path, "--json").stdout)
+    facts = json_info(run_cli("info", fixture.path, "--json"))
     assert (facts["schema_version"], facts["written_by"]) == (7, "Kurigram / Irenogram")
     assert facts["encrypted"] is True
     assert facts["peers"] == len(fixture.peers)
@@ -165,8 +166,7 @@ def test_encrypt_twice_is_refused_politely(encrypted: Fixture, pwfile: Path) -> 
 def test_info_shows_slots_and_account_but_never_the_key(encrypted: Fixture) -> None:
     before = session_files(encrypted.path)
     result = run_cli("info", encrypted.path, "--json")
-    assert result.returncode == 0, result.stderr
-    facts = json.loads(result.stdout)
+    facts = json_info(result)
     assert facts["encrypted"] is True
     assert facts["dc_id"] == encrypted.session["dc_id"]
     assert facts["user_id"] == encrypted.session["user_id"]
@@ -212,10 +212,15 @@ def test_info_and_the_library_agree_on_a_256_byte_value_with_the_magic(
     message = " ".join(str(library.value).split())
     before = digest(fixture.path)
 
-    for args in (["info"], ["info", "--json"], ["encrypt", "--passphrase-file", pwfile, *CHEAP]):
+    for args in (["info"], ["encrypt", "--passphrase-file", pwfile, *CHEAP]):
         result = run_cli(*args, fixture.path)
         _assert_clean_failure(result, 6, message)
         assert result.stdout == "" and "in the clear" not in result.stderr
+    result = run_cli("info", "--json", fixture.path)
+    assert result.returncode == 6 and result.stderr == ""
+    [entry] = json.loads(result.stdout)["results"]
+    assert entry["ok"] is False and entry["error"]["exit_code"] == 6
+    assert message in entry["error"]["message"] and "in the clear" not in result.stdout
     assert digest(fixture.path) == before
     assert leftovers(tmp_path) == []
 
@@ -449,7 +454,7 @@ def test_add_and_remove_slots(encrypted: Fixture, pwfile: Path, tmp_path: Path) 
     removed = run_cli("remove-key", encrypted.path, "0", "--key-file", keyfile)
     assert removed.returncode == 0, removed.stderr
     assert session_files(encrypted.path) != before
-    facts = json.loads(run_cli("info", encrypted.path, "--json").stdout)
+    facts = json_info(run_cli("info", encrypted.path, "--json"))
     assert [s["type"] for s in facts["encryption"]["slots"]] == ["raw-key"]
     assert run_cli("export", encrypted.path, "--passphrase-file", pwfile).returncode == 3
 
@@ -597,7 +602,7 @@ def test_import_telethon_string(tmp_path: Path, pwfile: Path) -> None:
         "--user-id", "5000000009", *CHEAP, stdin=text,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    facts = json.loads(run_cli("info", out, "--json").stdout)
+    facts = json_info(run_cli("info", out, "--json"))
     assert (facts["dc_id"], facts["api_id"], facts["user_id"]) == (5, 2040, 5000000009)
     assert open_auth_key(out, passphrase=PASSPHRASE) == key
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import sys
 from typing import Any
 
@@ -22,7 +21,7 @@ from ..encrypted import EncryptedStorage
 from ..errors import WrongKeyError
 from ..session_string import encode_session_string
 from ..storage import Storage
-from .credentials import Credentials, PassphraseSource, read_new_key
+from .credentials import Credentials, PassphraseSource, new_passphrase_source, read_new_key
 from .describe import info_facts, render
 from .exits import CliError, Exit
 from .target import SessionView, Target
@@ -122,10 +121,7 @@ async def add_key(
 
     async def change(storage: EncryptedStorage) -> dict[str, Any]:
         if kind == "passphrase":
-            source = PassphraseSource(
-                args.new_passphrase_env, args.new_passphrase_file, "New passphrase", "new-"
-            )
-            passphrase = source.get(confirm=True)
+            passphrase = new_passphrase_source(args).get(confirm=True)
             await storage.add_passphrase(passphrase, kdf=creds.kdf())
             return {"passphrase": passphrase}
         if kind == "keyring":
@@ -183,11 +179,12 @@ async def _cover_kept_slots(storage: EncryptedStorage, creds: Credentials) -> No
 # --- reading commands ----------------------------------------------------------------------
 
 
-async def info(target: AnyTarget, *, as_json: bool) -> str:
-    """Describe a session without any key: where it is, slots, account, cache sizes."""
+async def info(target: AnyTarget, *, as_json: bool) -> str | dict[str, Any]:
+    """Describe a session without any key: where it is, slots, account, cache sizes (as
+    text, or with ``as_json`` as the facts of its JSON result)."""
     facts = info_facts(await target.view())
     if as_json:
-        return json.dumps(facts, indent=2)
+        return facts
     return render(facts, target.head(facts), target.cli_args)
 
 
