@@ -464,6 +464,47 @@ def test_add_and_remove_slots(encrypted: Fixture, pwfile: Path, tmp_path: Path) 
     assert session_files(encrypted.path) == before
 
 
+def _slot_ids(path: Path) -> list[tuple[str, str]]:
+    facts = json_info(run_cli("info", path, "--json"))
+    return [(s["id"], s["type"]) for s in facts["encryption"]["slots"]]
+
+
+def test_slot_ids_survive_removals_and_rotations(
+    encrypted: Fixture, pwfile: Path, tmp_path: Path
+) -> None:
+    """remove-key takes the id info shows; removing a slot before another (which moves it and
+    re-wraps it under a new data key) keeps that other slot's id."""
+    keyfile = tmp_path / "kms.key"
+    keyfile.write_text(os.urandom(32).hex())
+    env = cli_env(SECOND="a second passphrase for the slot id test")
+    unlock = ("--passphrase-file", pwfile)
+    for kind, extra in (
+        ("raw-key", ("--new-key-file", keyfile)),
+        ("passphrase", ("--new-passphrase-env", "SECOND", *CHEAP)),
+    ):
+        added = run_cli("add-key", encrypted.path, kind, *unlock, *extra, env=env)
+        assert added.returncode == 0, added.stderr
+    ids = _slot_ids(encrypted.path)
+    assert [kind for _, kind in ids] == ["passphrase", "raw-key", "passphrase"]
+    first, raw, second = (slot_id for slot_id, _ in ids)
+    assert raw == "r1" and first != second and first[0] == second[0] == "p"
+    assert f"  {second} " in run_cli("info", encrypted.path).stdout
+
+    # The first slot goes: the two kept slots move up, and the data key is rotated.
+    both = ("--key-file", keyfile, "--passphrase-env", "SECOND")
+    removed = run_cli("remove-key", encrypted.path, first, *both, env=env)
+    assert removed.returncode == 0, removed.stderr
+    assert f"removed key slot {first} (passphrase)" in removed.stdout
+    assert _slot_ids(encrypted.path) == [(raw, "raw-key"), (second, "passphrase")]
+
+    again = ("--passphrase-env", "SECOND")
+    unknown = run_cli("remove-key", encrypted.path, first, *again, env=env)
+    _assert_clean_failure(unknown, 2, f"its slots are {raw}, {second}")
+    removed = run_cli("remove-key", encrypted.path, raw, *again, env=env)
+    assert removed.returncode == 0, removed.stderr
+    assert _slot_ids(encrypted.path) == [(second, "passphrase")]
+
+
 def test_add_a_second_passphrase(encrypted: Fixture, pwfile: Path, tmp_path: Path) -> None:
     env = cli_env(SECOND="second passphrase")
     result = run_cli(

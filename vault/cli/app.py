@@ -374,11 +374,12 @@ def _slot_commands(commands: Subparsers) -> None:
         "remove-key",
         _remove_key,
         "remove a key slot",
-        "Remove key slot SLOT (numbers as `info` shows them). Unlock with another slot; the "
-        "last slot is never removed.",
+        "Remove key slot SLOT: its id as `info` shows it, which stays the same when other "
+        "slots are removed (a position number is still accepted, but positions shift). "
+        "Unlock with another slot; the last slot is never removed.",
     )
     p.add_argument("path", nargs="?", metavar="PATH")
-    p.add_argument("slot", type=int, metavar="SLOT")
+    p.add_argument("slot", metavar="SLOT", help="the slot's id as `info` shows it (e.g. p3fa9c1)")
     add_credential_options(p)
     add_mongo_options(p)
 

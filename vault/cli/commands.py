@@ -24,6 +24,7 @@ from ..storage import Storage
 from .credentials import Credentials, PassphraseSource, new_passphrase_source, read_new_key
 from .describe import info_facts, render
 from .exits import CliError, Exit
+from .slot_ids import find_slot, slot_ids
 from .target import SessionView, Target
 from .vaults import (
     Change,
@@ -63,9 +64,13 @@ def warn(message: str) -> None:
 
 
 def slot_summary(slots: tuple[Slot, ...]) -> str:
-    """``"2 key slots: passphrase, keyring"``."""
-    kinds = ", ".join(slot.kind.name.lower().replace("_", "-") for slot in slots)
+    """``"2 key slots: passphrase, keyring"`` (``info`` shows their ids)."""
+    kinds = ", ".join(_kind(slot) for slot in slots)
     return f"{len(slots)} key slot{'s' * (len(slots) != 1)}: {kinds}"
+
+
+def _kind(slot: Slot) -> str:
+    return slot.kind.name.lower().replace("_", "-")
 
 
 # --- changing commands ---------------------------------------------------------------------
@@ -135,14 +140,19 @@ async def add_key(
     return f"added a {kind} slot to {target} ({slot_summary(outcome.slots)})"
 
 
-async def remove_key(target: AnyTarget, creds: Credentials, index: int) -> str:
-    """Remove key slot ``index``; never the last one, nor the one used to unlock."""
+async def remove_key(target: AnyTarget, creds: Credentials, wanted: str) -> str:
+    """Remove the key slot ``wanted`` (its id, or its position number); never the last one,
+    nor the one used to unlock."""
+    removed: list[str] = []
 
     async def change(storage: EncryptedStorage) -> dict[str, Any]:
+        slots = storage.slots.all
+        index = find_slot(slots, wanted)
+        removed.append(f"{slot_ids(slots)[index]} ({_kind(slots[index])})")
         if storage.slots.unlocked_by == index:
             raise CliError(
                 Exit.REFUSED,
-                f"slot {index} is the one you unlocked with; unlock with another slot to "
+                f"slot {removed[0]} is the one you unlocked with; unlock with another slot to "
                 "remove it (that also proves the other slot works)",
             )
         await _cover_kept_slots(storage, creds)
@@ -150,7 +160,7 @@ async def remove_key(target: AnyTarget, creds: Credentials, index: int) -> str:
         return creds.unlock_kwargs()
 
     outcome = await _change_slots(target, creds, change)
-    return f"removed key slot {index} from {target} ({slot_summary(outcome.slots)})"
+    return f"removed key slot {removed[0]} from {target} ({slot_summary(outcome.slots)})"
 
 
 async def _change_slots(target: AnyTarget, creds: Credentials, change: Change) -> Outcome:

@@ -30,7 +30,11 @@ __all__ = ["PROG", "Report", "describe_error"]
 PROG = "session-vault"
 
 #: Python argument names in library messages, and the flags the command line has for them.
-_CLI_WORDS = {"keyring=True": "--keyring"}
+_CLI_WORDS = {
+    "keyring=True": "--keyring",
+    "(in Python: storage.slots.cover(...))": "(name its passphrase or key with another option "
+    "as well, e.g. --passphrase-file together with --key-file)",
+}
 
 
 def describe_error(error: BaseException, path: Path | str | None = None) -> tuple[int, str]:
