@@ -297,7 +297,7 @@ def test_unknown_schema(tmp_path: Path, pwfile: Path, command: str) -> None:
     before = session_files(path)
     extra = [] if command == "info" else ["--passphrase-file", str(pwfile), *CHEAP]
     result = run_cli(command, path, *extra)
-    _assert_clean_failure(result, 6, "not a Pyrogram-family session")
+    _assert_clean_failure(result, 6, f"{path} is not a Pyrogram-family session")
     assert "Telethon" in result.stderr
     assert session_files(path) == before
 
@@ -742,7 +742,8 @@ def test_unsafe_keyring_is_refused(plain: Fixture) -> None:
     before = session_files(plain.path)
     env = cli_env(PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
     result = run_cli("encrypt", plain.path, "--keyring", env=env)
-    _assert_clean_failure(result, 8, "keyring")
+    _assert_clean_failure(result, 8, "instead of --keyring")
+    assert "keyring=True" not in result.stderr  # the CLI speaks of its flags, not of Python
     assert session_files(plain.path) == before
 
 

@@ -149,7 +149,7 @@ def _explained(error: Exception, target: Target[Any]) -> Exception:
         Exit.FAILURE,
         f"cannot change {target.path}: its directory {directory} is not writable (the new "
         "version is written next to the file, then renamed over it); make the directory "
-        f"writable (chmod u+w {directory}) or work on a copy in a writable directory",
+        f"writable (e.g. chmod u+w {directory}) or work on a copy in a writable directory",
     )
 
 
