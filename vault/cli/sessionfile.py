@@ -101,7 +101,8 @@ async def _version(conn: aiosqlite.Connection, path: Path) -> int | None:
         except sqlite3.OperationalError:
             raise SchemaError(
                 f"{path} is not a Pyrogram-family session (its version table has "
-                "another layout, as in Telethon files); check the path, or use `session-vault "
-                "import` with the other client's session string"
+                "another layout, as in Telethon files); check the path. A Telethon file is "
+                "encrypted in Python with vault.telethon.encrypt_session_file() (see "
+                "docs/telethon.md), or use `session-vault import` with its session string"
             ) from None
     return detect_version(tables, rows)

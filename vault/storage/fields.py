@@ -5,7 +5,8 @@ from __future__ import annotations
 import abc
 from typing import Any
 
-from .base import UNSET, Storage, Unset
+from .base import Storage
+from .values import UNSET, Unset
 
 __all__ = ["FieldStorage"]
 

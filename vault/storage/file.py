@@ -10,16 +10,21 @@ import stat
 from pathlib import Path
 
 from ..errors import StorageError
+from ._database import Database
 from .filelock import lock_exclusive
 from .schema import LayoutName
 from .sqlite import SQLiteStorage
-from .threaded import connect
 
 __all__ = ["FileStorage"]
 
 log = logging.getLogger(__name__)
 
 _SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA journal_mode = WAL").fetchall()
+    conn.execute("PRAGMA synchronous = NORMAL")
 
 
 class FileStorage(SQLiteStorage):
@@ -57,7 +62,6 @@ class FileStorage(SQLiteStorage):
         Raises :class:`~vault.errors.SessionInUseError` if the file is open elsewhere and
         :class:`~vault.errors.SchemaError` if it is not a Pyrogram-family session file.
         """
-        self._check_can_open()
         if not self.workdir.is_dir():
             # mkdir(parents=True) would give the missing parents default permissions.
             for directory in reversed([self.workdir, *self.workdir.parents]):
@@ -65,17 +69,16 @@ class FileStorage(SQLiteStorage):
                     directory.mkdir(mode=0o700, exist_ok=True)
         self._lock_fd = self._lock()
         try:
-            # Its run() makes each write transaction one hop to aiosqlite's thread.
-            self.conn = await connect(self.database, isolation_level=None)
+            # Writes wait for the disk: they run on the database's own worker thread, each
+            # write transaction one hand-over.
+            database = self.conn = Database.connect(self.database, threaded=True)
             await self.create()
             # After create(): a file that is not a session must be left exactly as it was.
-            await self.conn.execute_fetchall("PRAGMA journal_mode = WAL")
-            await self.conn.execute_fetchall("PRAGMA synchronous = NORMAL")
+            await database.run(_use_wal)
             # Point reads take microseconds: they run on the caller's thread through a second
             # connection, which WAL lets read while the first one writes.
-            reader = sqlite3.connect(self.database, isolation_level=None, check_same_thread=False)
-            self._use_reader(reader)
-            reader.execute("PRAGMA query_only = ON")
+            reader = sqlite3.connect(self.database, check_same_thread=False)
+            self._use_reader(reader, concurrent=True)
         except BaseException:
             await self._abandon()
             self._unlock()
