@@ -15,6 +15,7 @@ from typing import Any
 from . import atomic
 from .atomic import link_new, remove_with_side_files, scan_for, temp_path
 from .exits import CliError, Exit
+from .installed_client import client_facts, client_lines
 from .rewrite import rewrite
 from .sessionfile import SCHEMA_NAMES, SessionFile, Snapshot, session_name
 from .target import CACHE_TABLES, Target
@@ -82,6 +83,7 @@ class FileTarget(Target[Snapshot]):
             "session_name": self.name,
             "schema_version": version,
             "written_by": SCHEMA_NAMES.get(version, "unknown"),
+            **client_facts(version),
         }
 
     async def _counts(self, snapshot: Snapshot) -> dict[str, int]:
@@ -98,4 +100,5 @@ class FileTarget(Target[Snapshot]):
             f"path:           {facts['path']}",
             f"session name:   {facts['session_name']}",
             f"schema:         version {facts['schema_version']} ({facts['written_by']})",
+            *client_lines(facts),
         ]
