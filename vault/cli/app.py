@@ -49,7 +49,9 @@ exit codes:
   1  other failure            6  damaged or unknown data
   2  usage error              7  refused (not encrypted, last slot, file exists)
   3  wrong passphrase or key  8  OS keyring unavailable
-  4  not found                70 internal error, 130 interrupted
+  4  not found, no sessions   70 internal error, 130 interrupted
+
+--json (with any command) prints one JSON document for the whole run.
 """
 
 _SUB_EPILOG = f"Exit codes: see `{PROG} --help`."
