@@ -3,10 +3,7 @@ path with directories) and the layout a new file gets by default."""
 
 from __future__ import annotations
 
-import json
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +14,7 @@ from vault.session_string import decode_session_string
 from vault.storage import FileStorage, MemoryStorage
 from vault.storage.installed import default_layout, installed_client
 
+from .cli_helpers import json_info, run_cli
 from .encrypted_helpers import log_in
 
 PASSPHRASE = "a path is a name too 12"
@@ -68,17 +66,9 @@ async def test_a_path_binds_the_session_name_the_cli_uses(tmp_path: Path) -> Non
     await log_in(storage)
     await storage.save()
     await storage.close()
-    result = subprocess.run(
-        [sys.executable, "-m", "vault", "info", "--json", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    [entry] = json.loads(result.stdout)["results"]
-    assert entry["info"]["encryption"]["bound_to"] == entry["info"]["session_name"] == "acc"
-    assert entry["info"]["new_file_layout"] == default_layout()
+    facts = json_info(run_cli("info", "--json", path))
+    assert facts["encryption"]["bound_to"] == facts["session_name"] == "acc"
+    assert facts["new_file_layout"] == default_layout()
 
 
 async def test_new_files_get_the_installed_clients_layout_unless_told(tmp_path: Path) -> None:
