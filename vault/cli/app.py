@@ -28,6 +28,7 @@ from .credentials import (
     add_kdf_options,
     add_passphrase_options,
     new_passphrase_source,
+    read_new_key,
 )
 from .exits import CliError, Exit
 from .file_target import FileTarget
@@ -192,6 +193,10 @@ async def _passwd(args: argparse.Namespace, out: Report) -> None:
 async def _add_key(args: argparse.Namespace, out: Report) -> None:
     creds = Credentials(args)
     creds.check()
+    if args.kind == "passphrase":
+        new_passphrase_source(args).check()
+    elif args.kind == "raw-key":
+        read_new_key(args)  # a missing key file is reported before the session is opened
     await _each_target(
         args,
         out,

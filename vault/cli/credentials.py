@@ -156,7 +156,7 @@ class PassphraseSource:
         elif confirm:
             return self._prompt_new()
         else:
-            return self._prompt(self.label)
+            return self._prompt()
         if confirm:
             self._judge(value, at_prompt=False)
         return value
@@ -166,8 +166,8 @@ class PassphraseSource:
         p = self.hint_prefix
         return f"use --{p}passphrase-env NAME or --{p}passphrase-file PATH"
 
-    def _prompt(self, label: str) -> str:
-        value = prompt_secret(f"{label}: ", hint=self._hint)
+    def _prompt(self) -> str:
+        value = prompt_secret(f"{self.label}: ", hint=self._hint)
         if not value:
             raise CliError(Exit.USAGE, "the passphrase is empty; choose a non-empty passphrase")
         return value
@@ -176,7 +176,7 @@ class PassphraseSource:
         """A new passphrase typed twice; asked again when the two differ or the user turns
         down a weak one, at most :data:`PROMPT_ATTEMPTS` times."""
         for _ in range(PROMPT_ATTEMPTS):
-            value = self._prompt(self.label)
+            value = self._prompt()
             if prompt_secret(f"Repeat {self.label.lower()}: ", hint=self._hint) != value:
                 print("The passphrases did not match; try again.", file=sys.stderr, flush=True)
             elif self._judge(value, at_prompt=True):
