@@ -9,7 +9,7 @@ defaults to the layout of the client installed next to vault.
 from __future__ import annotations
 
 import functools
-from importlib.metadata import packages_distributions
+from importlib.metadata import PackageNotFoundError, distribution
 
 from .schema import LayoutName
 
@@ -17,17 +17,22 @@ __all__ = ["default_layout", "installed_client"]
 
 #: Distributions (lower case) whose ``pyrogram`` package writes Kurigram's layout.
 _KURIGRAM_LAYOUT = frozenset({"kurigram", "irenogram"})
+#: The distributions that install the ``pyrogram`` package, Kurigram's layout first. Looked
+#: up one by one: scanning every installed distribution for its packages takes a second.
+_PYROGRAM_PROVIDERS = ("kurigram", "irenogram", "pyrofork", "pyrogram")
 
 
 @functools.cache
 def installed_client() -> str | None:
     """The distribution that provides the ``pyrogram`` package here (lower case, e.g.
     ``"kurigram"``), or ``None`` if none is installed."""
-    providers = sorted(name.lower() for name in packages_distributions().get("pyrogram", ()))
-    if not providers:
-        return None
-    kurigram_like = [name for name in providers if name in _KURIGRAM_LAYOUT]
-    return (kurigram_like or providers)[0]
+    for name in _PYROGRAM_PROVIDERS:
+        try:
+            distribution(name)
+        except PackageNotFoundError:
+            continue
+        return name
+    return None
 
 
 def default_layout() -> LayoutName:
