@@ -42,7 +42,9 @@ def test_a_copy_is_refused_with_the_flag_named(
 ) -> None:
     pwfile, copy, _ = copied
     before = copy.read_bytes()
-    result = run_cli(command[0], copy, *command[1:], "--passphrase-file", pwfile)
+    # The new secrets are there: a missing one is reported before any session is opened.
+    env = cli_env(NEW="a new passphrase of some length", RAW="11" * 32)
+    result = run_cli(command[0], copy, *command[1:], "--passphrase-file", pwfile, env=env)
     assert result.returncode == 6, result.stderr
     [line] = error_lines(result)
     assert "sealed for another session name" in line and "--rebind" in line

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import sys
 from typing import Any
 
@@ -23,9 +22,10 @@ from ..encrypted import EncryptedStorage
 from ..errors import WrongKeyError
 from ..session_string import encode_session_string
 from ..storage import Storage
-from .credentials import Credentials, PassphraseSource, read_new_key
+from .credentials import Credentials, PassphraseSource, new_passphrase_source, read_new_key
 from .describe import info_facts, render
 from .exits import CliError, Exit
+from .slot_ids import find_slot, slot_ids
 from .target import SessionView, Target
 from .vaults import (
     Change,
@@ -64,9 +64,13 @@ def warn(message: str) -> None:
 
 
 def slot_summary(slots: tuple[Slot, ...]) -> str:
-    """``"2 key slots: passphrase, keyring"``."""
-    kinds = ", ".join(slot.kind.name.lower().replace("_", "-") for slot in slots)
+    """``"2 key slots: passphrase, keyring"`` (``info`` shows their ids)."""
+    kinds = ", ".join(_kind(slot) for slot in slots)
     return f"{len(slots)} key slot{'s' * (len(slots) != 1)}: {kinds}"
+
+
+def _kind(slot: Slot) -> str:
+    return slot.kind.name.lower().replace("_", "-")
 
 
 # --- changing commands ---------------------------------------------------------------------
@@ -146,10 +150,7 @@ async def add_key(
 
     async def change(storage: EncryptedStorage) -> dict[str, Any]:
         if kind == "passphrase":
-            source = PassphraseSource(
-                args.new_passphrase_env, args.new_passphrase_file, "New passphrase", "new-"
-            )
-            passphrase = source.get(confirm=True)
+            passphrase = new_passphrase_source(args).get(confirm=True)
             await storage.add_passphrase(passphrase, kdf=creds.kdf())
             return {"passphrase": passphrase}
         if kind == "keyring":
@@ -164,15 +165,20 @@ async def add_key(
 
 
 async def remove_key(
-    target: AnyTarget, creds: Credentials, index: int, *, rebind: bool = False
+    target: AnyTarget, creds: Credentials, wanted: str, *, rebind: bool = False
 ) -> str:
-    """Remove key slot ``index``; never the last one, nor the one used to unlock."""
+    """Remove the key slot ``wanted`` (its id, or its position number); never the last one,
+    nor the one used to unlock."""
+    removed: list[str] = []
 
     async def change(storage: EncryptedStorage) -> dict[str, Any]:
+        slots = storage.slots.all
+        index = find_slot(slots, wanted)
+        removed.append(f"{slot_ids(slots)[index]} ({_kind(slots[index])})")
         if storage.slots.unlocked_by == index:
             raise CliError(
                 Exit.REFUSED,
-                f"slot {index} is the one you unlocked with; unlock with another slot to "
+                f"slot {removed[0]} is the one you unlocked with; unlock with another slot to "
                 "remove it (that also proves the other slot works)",
             )
         await _cover_kept_slots(storage, creds)
@@ -180,7 +186,7 @@ async def remove_key(
         return creds.unlock_kwargs()
 
     outcome = await _change_slots(target, creds, change, rebind)
-    return f"removed key slot {index} from {target} ({slot_summary(outcome.slots)})"
+    return f"removed key slot {removed[0]} from {target} ({slot_summary(outcome.slots)})"
 
 
 async def _change_slots(
@@ -213,11 +219,12 @@ async def _cover_kept_slots(storage: EncryptedStorage, creds: Credentials) -> No
 # --- reading commands ----------------------------------------------------------------------
 
 
-async def info(target: AnyTarget, *, as_json: bool) -> str:
-    """Describe a session without any key: where it is, slots, account, cache sizes."""
+async def info(target: AnyTarget, *, as_json: bool) -> str | dict[str, Any]:
+    """Describe a session without any key: where it is, slots, account, cache sizes (as
+    text, or with ``as_json`` as the facts of its JSON result)."""
     facts = info_facts(await target.view())
     if as_json:
-        return json.dumps(facts, indent=2)
+        return facts
     return render(facts, target.head(facts), target.cli_args)
 
 

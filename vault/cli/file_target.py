@@ -20,6 +20,7 @@ from . import atomic
 from .atomic import link_new, remove_with_side_files, scan_for, temp_path
 from .commands import warn
 from .exits import CliError, Exit
+from .installed_client import client_facts, client_lines
 from .rewrite import overwrite_auth_key, rewrite
 from .sessionfile import SCHEMA_NAMES, SessionFile, Snapshot, session_name
 from .target import CACHE_TABLES, Target
@@ -144,6 +145,7 @@ class FileTarget(Target[Snapshot]):
             "session_name": self.name,
             "schema_version": version,
             "written_by": SCHEMA_NAMES.get(version, "unknown"),
+            **client_facts(version),
         }
 
     async def _counts(self, snapshot: Snapshot) -> dict[str, int]:
@@ -160,4 +162,5 @@ class FileTarget(Target[Snapshot]):
             f"path:           {facts['path']}",
             f"session name:   {facts['session_name']}",
             f"schema:         version {facts['schema_version']} ({facts['written_by']})",
+            *client_lines(facts),
         ]
