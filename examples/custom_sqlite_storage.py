@@ -1,7 +1,8 @@
 """A custom SQLite storage: SQLite behaviour with a connection of your own choosing.
 
 ``SQLiteStorage`` owns the schema, the migrations and all SQL; a subclass only opens the
-connection. Here the database lives at a path of our choosing with a longer busy timeout.
+connection, as the Pyrogram-family docs show: a ``sqlite3.Connection`` and ``self.create()``.
+Here the database lives at a path of our choosing with a longer busy timeout.
 Run it: ``python examples/custom_sqlite_storage.py``.
 """
 
@@ -9,10 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import tempfile
 from pathlib import Path
-
-import aiosqlite
 
 from vault.storage import SQLiteStorage
 
@@ -25,19 +25,17 @@ class CustomStorage(SQLiteStorage):
         self.path = Path(path)
 
     async def open(self) -> None:
-        self.conn = await aiosqlite.connect(self.path, timeout=30)
-        await self.create()  # creates the schema, or migrates an older session file
+        self.conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+        self.create()  # creates the schema, or migrates an older session file
 
 
 async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        storage = CustomStorage("custom", Path(tmp) / "custom_path.db")
-        await storage.open()
-        await storage.dc_id(4)
-        await storage.update_peers([(42, 4242, "user", "alice", None)])
-        print("dc_id:", await storage.dc_id())
-        print("peer:", await storage.get_peer_by_username("alice"))
-        await storage.close()
+        async with CustomStorage("custom", Path(tmp) / "custom_path.db") as storage:
+            await storage.dc_id(4)
+            await storage.update_peers([(42, 4242, "user", "alice", None)])
+            print("dc_id:", await storage.dc_id())
+            print("peer:", await storage.get_peer_by_username("alice"))
 
 
 if __name__ == "__main__":

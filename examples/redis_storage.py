@@ -44,7 +44,6 @@ import redis.asyncio
 from redis.typing import EncodableT, FieldT
 
 from vault import EncryptedStorage
-from vault.errors import StorageClosedError, StorageNotOpenError, StorageStateError
 from vault.peers import AnyPeerRow, UsernameRow, full_peer_rows, get_input_peer, usernames_by_peer
 from vault.storage import UNSET, Storage
 from vault.storage.base import StateRow, Unset
@@ -77,7 +76,6 @@ class RedisStorage(Storage):
         super().__init__(name)
         self.redis = client
         self.prefix = prefix
-        self._state = "new"
 
     def _k(self, part: str) -> str:
         return f"{self.prefix}:{self.name}:{part}"
@@ -90,23 +88,17 @@ class RedisStorage(Storage):
 
     async def open(self) -> None:
         """Create the session hash if it is missing."""
-        if self._state == "closed":
-            raise StorageClosedError(f"{self!r} was closed; create a new storage object")
-        if self._state == "open":
-            raise StorageStateError(f"{self!r} is already open; open() it only once")
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hsetnx(self._k("session"), "dc_id", 2)
             pipe.hsetnx(self._k("session"), "date", 0)
             await pipe.execute()
-        self._state = "open"
 
     async def save(self) -> None:
         await self.date(self._now())
 
     async def close(self) -> None:
-        """Mark the storage closed; closing twice, or before ``open()``, does nothing."""
-        if self._state == "open":
-            self._state = "closed"
+        """Nothing to release: the client stays yours. (``Storage`` itself marks the storage
+        closed; closing twice, or before ``open()``, does nothing.)"""
 
     async def delete(self) -> None:
         """Close the storage if open and remove every key of the session."""
@@ -114,10 +106,7 @@ class RedisStorage(Storage):
         await self.redis.delete(*(self._k(part) for part in _KEYS))
 
     def _check(self) -> None:
-        if self._state == "closed":
-            raise StorageClosedError(f"{self!r} is closed; create a new storage object")
-        if self._state != "open":
-            raise StorageNotOpenError(f"{self!r} is not open; await open() first")
+        self._check_open()  # Storage's: raises before open() and after close()
 
     # --- peer cache --------------------------------------------------------------------------
 

@@ -82,6 +82,16 @@ def run_cli(
     )
 
 
+def json_info(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    """The facts of the one session in the JSON document of ``info --json``."""
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    [entry] = document["results"]
+    assert entry["ok"] is True
+    facts: dict[str, Any] = entry["info"]
+    return facts
+
+
 def timed_run(*args: str | Path, env: dict[str, str] | None = None) -> float:
     """Seconds that ``python -m vault ARGS`` takes; it must succeed."""
     started = time.monotonic()

@@ -22,6 +22,7 @@ from .cli_helpers import (
     CLIENT_FIXTURES,
     DATA,
     client_fixture,
+    json_info,
     kill_moments,
     killed_run,
     leftovers,
@@ -79,9 +80,7 @@ async def _id_of(storage: EncryptedStorage, peer: Any, expected: int) -> int:
 
 
 def info_json(path: Path) -> dict[str, Any]:
-    result = run_cli("info", path, "--json")
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)  # type: ignore[no-any-return]
+    return json_info(run_cli("info", path, "--json"))
 
 
 @pytest.mark.parametrize("stem", CLIENT_FIXTURES)

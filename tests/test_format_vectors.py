@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from vault import EncryptedStorage, decrypt_session_string
-from vault.crypto.envelope import Header, Purpose, parse
+from vault.crypto.envelope import VERSION, Header, Purpose, parse
 from vault.crypto.peer_index import PeerIndex
 from vault.crypto.sealer import NO_AUTH_KEY
 from vault.crypto.strings import parse_encrypted_string
@@ -23,6 +23,7 @@ from vault.session_string import decode_session_string, pack_session
 from vault.storage import FileStorage
 
 from .encrypted_helpers import DictKeyring, data_key
+from .tampering import stored_auth_key
 from .vectors import generate
 
 FILES = sorted(generate.HERE.glob("*.txt"))
@@ -69,6 +70,13 @@ async def decrypt(
     inner = FileStorage(fields["session"], workdir=workdir)
     await inner.open()
     await inner.auth_key(bytes.fromhex(body.replace("\n", "")))
+    # The session fields stored next to the envelope (a version 2 envelope binds them).
+    if "dc-id" in fields:
+        await inner.dc_id(int(fields["dc-id"]))
+    if "test-mode" in fields:
+        await inner.test_mode(fields["test-mode"] == "1")
+    if "user-id" in fields:
+        await inner.user_id(int(fields["user-id"]))
     await inner.close()
     if "index-key" in fields:
         await store_indexed_peer(fields, workdir)
@@ -82,6 +90,9 @@ async def decrypt(
             index_key = bytes.fromhex(fields["index-key"])
     finally:
         await storage.close()
+    # Opening upgraded a version 1 envelope: it now binds the stored fields.
+    upgraded = parse(stored_auth_key(workdir / f"{fields['session']}.session"), Purpose.AUTH_KEY)
+    assert upgraded.header.version == VERSION == 2
     return (auth_key or NO_AUTH_KEY) + index_key
 
 

@@ -25,17 +25,18 @@ async def file_storage(tmp_path: Path) -> AsyncIterator[FileStorage]:
 
 
 def count_hops(storage: FileStorage) -> list[object]:
-    """Record every function aiosqlite hands to the connection's thread (wraps the one method
-    all of aiosqlite's calls go through; the SQL still runs for real)."""
-    conn: Any = storage.conn
+    """Record every function handed to the writer's thread (wraps vault's own
+    ``Database.run``, the one call that hands work over; the SQL still runs for real)."""
+    database: Any = storage.conn
+    assert not database.inline  # a file's writes run on the worker thread
     calls: list[object] = []
-    execute = conn._execute
+    run = database.run
 
-    async def counted(fn: Any, *args: Any, **kwargs: Any) -> Any:
-        calls.append(fn)
-        return await execute(fn, *args, **kwargs)
+    async def counted(work: Any) -> Any:
+        calls.append(work)
+        return await run(work)
 
-    conn._execute = counted
+    database.run = counted
     return calls
 
 

@@ -26,8 +26,9 @@ async def test_debug_logs_hold_no_auth_key(
     text = await storage.export_session_string()
     await storage.close()
 
-    if kind == "file":
-        assert any(r.name == "aiosqlite" for r in caplog.records), "nothing to check"
+    # SQLite work no longer goes through aiosqlite (whose debug log quoted SQL parameters);
+    # vault's own records are still checked.
+    assert any(r.name.startswith("vault.") for r in caplog.records), "nothing to check"
     logged = "\n".join(r.getMessage() for r in caplog.records)
     for shown in (repr(key)[2:60], key.hex(), base64.b64encode(key).decode()[:40], text[:40]):
         assert shown not in logged

@@ -109,6 +109,35 @@ async def test_other_tasks_run_between_chunks_and_read_safely(storage: SQLiteSto
     assert (await storage.get_peer_by_id(1)).access_hash == 2
 
 
+async def test_a_read_during_a_chunked_update_never_sees_its_uncommitted_rows(
+    storage: SQLiteStorage,
+) -> None:
+    """A lookup made between the chunks of an update that is then rolled back must not find
+    the peer the update wrote (for MemoryStorage it did: it read through its writer)."""
+    storage.WRITE_CHUNK = 10
+    events: list[str] = []
+
+    def rows() -> Any:
+        yield from (user(i, i) for i in range(1, storage.WRITE_CHUNK + 1))
+        events.append("second chunk asked for")
+        raise ValueError("the source of peers failed")
+
+    async def look() -> None:
+        try:
+            events.append(f"found {(await storage.get_peer_by_id(1)).access_hash}")
+        except KeyError:
+            events.append("not found")
+
+    update = asyncio.create_task(storage.update_peers(rows()))
+    lookup = asyncio.create_task(look())
+    with pytest.raises(ValueError, match="source of peers"):
+        await update
+    await lookup
+    assert "not found" in events and not any(e.startswith("found") for e in events)
+    with pytest.raises(KeyError):
+        await storage.get_peer_by_id(1)
+
+
 async def test_a_failed_update_leaves_nothing_behind(storage: SQLiteStorage) -> None:
     storage.WRITE_CHUNK = 3
     good = [user(i, i) for i in range(1, 10)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import stat
@@ -210,28 +211,69 @@ def test_lookups_return_vault_records_without_a_client_package() -> None:
     ]
 
 
-async def test_a_subclass_written_as_pyrograms_docs_show_gets_clear_errors(tmp_path: Path) -> None:
+async def test_a_subclass_written_as_pyrograms_docs_show_works(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Pyrogram's docs show ``sqlite3.connect()`` and a ``create()`` that is not awaited;
-    vault's subclass needs aiosqlite and an awaited ``create()``, and says so."""
+    that subclass works as it is (and with ``create()`` awaited too)."""
+    monkeypatch.chdir(tmp_path)
 
-    class Sqlite3Storage(SQLiteStorage):
+    class CustomStorage(SQLiteStorage):
         async def open(self) -> None:
-            self.conn = sqlite3.connect(tmp_path / "a.db", check_same_thread=False)  # type: ignore[assignment]
+            self.conn = sqlite3.connect("custom_path.db", check_same_thread=False)
+            self.create()
+
+    class AwaitingStorage(SQLiteStorage):
+        async def open(self) -> None:
+            self.conn = sqlite3.connect("custom_path.db", check_same_thread=False)
             await self.create()
 
-    s3 = Sqlite3Storage("a")
-    with pytest.raises(TypeError, match=r"aiosqlite\.connect"):
-        await s3.open()
-    assert isinstance(s3.conn, sqlite3.Connection)
-    s3.conn.close()
+    async with CustomStorage("custom") as s:
+        await s.dc_id(4)
+        await s.update_peers([(42, 4242, "user", "alice", None)])
+        assert (await s.get_peer_by_username("alice")).access_hash == 4242
+    with contextlib.closing(sqlite3.connect(tmp_path / "custom_path.db")) as db:
+        assert db.execute("SELECT dc_id FROM sessions").fetchall() == [(4,)]  # committed
+    async with AwaitingStorage("custom") as again:
+        assert await again.dc_id() == 4
+        assert (await again.get_peer_by_id(42)).access_hash == 4242
 
+
+async def test_an_aiosqlite_subclass_keeps_working(tmp_path: Path) -> None:
+    """The form vault documented before: an awaited ``aiosqlite.connect()``, a file or an
+    in-memory database (whose content is carried over)."""
+
+    class FileBacked(SQLiteStorage):
+        async def open(self) -> None:
+            self.conn = await aiosqlite.connect(tmp_path / "c.db")
+            await self.create()
+
+    class Copied(SQLiteStorage):
+        async def open(self) -> None:
+            memory = await aiosqlite.connect(":memory:")
+            await memory.execute("CREATE TABLE notes (text TEXT)")
+            await memory.commit()
+            self.conn = memory
+            await self.create()
+
+    async with FileBacked("c") as s:
+        await s.user_id(7)
+    async with FileBacked("c") as s:
+        assert await s.user_id() == 7
+    copied = Copied("m")
+    with pytest.raises(SchemaError):  # the copy is checked like any database
+        await copied.open()
+    assert copied.conn is None
+
+
+async def test_a_subclass_that_does_not_call_create_is_told_to(tmp_path: Path) -> None:
     class NoCreateStorage(SQLiteStorage):
         async def open(self) -> None:
             self.conn = await aiosqlite.connect(tmp_path / "b.db")
 
     s = NoCreateStorage("b")
     await s.open()
-    with pytest.raises(StorageNotOpenError, match=r"await self\.create\(\)"):
+    with pytest.raises(StorageNotOpenError, match=r"self\.create\(\)"):
         await s.dc_id()
     assert s.conn is not None
     await s.conn.close()

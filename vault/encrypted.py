@@ -7,6 +7,7 @@ from typing import Any
 
 from .auth_key_field import SealedAuthKey, new_index_key, purge_stale_copies
 from .crypto.envelope import Envelope
+from .crypto.identity import SessionIdentity
 from .crypto.kdf import DEFAULT_KDF, DEFAULT_KDF_BUDGET, KdfBudget, KdfParams, Passphrase
 from .crypto.keyset import Keyset
 from .crypto.sealer import PLAIN_STRING, AuthKeySealer, is_plain_auth_key
@@ -38,8 +39,9 @@ class EncryptedStorage(KeySlotMethods, SealedPeerMethods, WrappingStorage):
     ``open()``), ``keyring`` (``True`` or a service name) and ``key`` (32 bytes); a new session
     gets one key slot per credential given (:attr:`slots` manages them). ``open()`` raises
     :class:`~vault.errors.WrongKeyError` (nothing given unlocks it),
-    :class:`~vault.errors.CorruptedError` (modified, or swapped with another session's: after
-    a rename on purpose, open once with ``rebind=True``) or
+    :class:`~vault.errors.CorruptedError` (modified, swapped with another session's, or its
+    ``dc_id``, ``test_mode`` or ``user_id`` changed outside vault: after a rename or such an
+    edit on purpose, open once with ``rebind=True``) or
     :class:`~vault.errors.PlaintextSessionError` (a plaintext auth key, never accepted: see
     :meth:`encrypt_plaintext`), changing nothing. ``migrate=True`` is deprecated.
 
@@ -65,6 +67,7 @@ class EncryptedStorage(KeySlotMethods, SealedPeerMethods, WrappingStorage):
     ) -> None:
         self._args = UnlockArgs(passphrase, keyring, key, kdf, kdf_budget, migrate=migrate)
         super().__init__(inner)
+        inner.expects_envelopes = True  # the inner storage hands its envelopes to us
         self._kdf, self._rebind, self._plain_ok = kdf, rebind, migrate
         self._replace_plaintext = False
         self._seal_peers = seal_peers
@@ -131,7 +134,10 @@ class EncryptedStorage(KeySlotMethods, SealedPeerMethods, WrappingStorage):
             raise PlaintextSessionError(PLAIN_STRING)
         else:
             keyset = await asyncio.to_thread(Keyset.create, creds, self._kdf)
-        sealer = AuthKeySealer(keyset, self.name, index_key=new_index_key(self._seal_peers))
+        # Bound to the string's fields from the start: loading them re-seals nothing.
+        identity = SessionIdentity.stored(initial.dc_id, initial.test_mode, initial.user_id)
+        index_key = new_index_key(self._seal_peers)
+        sealer = AuthKeySealer(keyset, self.name, identity, index_key=index_key)
         self._start(SealedAuthKey(self.inner, sealer))
         await self.load_session_data(initial)
         if is_plain_auth_key(stored):  # replaced: it must not stay in journals or the WAL
@@ -168,9 +174,27 @@ class EncryptedStorage(KeySlotMethods, SealedPeerMethods, WrappingStorage):
         """The auth key, decrypted on read and sealed before it reaches the inner storage."""
         field = self._open()
         if value is UNSET:
-            return await field.read()
+            return await field.read_settled()
         async with field.lock:
             await field.write(value)
+        return None
+
+    # dc_id, test_mode and user_id are bound to the sealed key: see SealedAuthKey.
+
+    async def dc_id(self, value: int | Unset = UNSET) -> int | None:
+        return await self._identity("dc_id", value)  # type: ignore[no-any-return]
+
+    async def test_mode(self, value: bool | Unset | None = UNSET) -> bool | None:
+        return await self._identity("test_mode", value)  # type: ignore[no-any-return]
+
+    async def user_id(self, value: int | Unset | None = UNSET) -> int | None:
+        return await self._identity("user_id", value)  # type: ignore[no-any-return]
+
+    async def _identity(self, name: str, value: Any) -> Any:
+        field = self._open()
+        if value is UNSET:
+            return await field.read_identity(name)
+        await field.write_identity(name, value)
         return None
 
     async def export_session_string(self) -> str:

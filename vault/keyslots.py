@@ -21,7 +21,6 @@ from .auth_key_field import SealedAuthKey
 from .crypto import keyring_slot
 from .crypto.kdf import DEFAULT_KDF_BUDGET, KdfBudget, KdfParams, Passphrase, passphrase_bytes
 from .crypto.keyset import Keyset
-from .crypto.sealer import AuthKeySealer
 from .crypto.slots import Credentials, KeyringSlot, PassphraseSlot, Slot, check_raw_key
 from .crypto.wipe import wipe
 from .errors import KeySlotError
@@ -170,7 +169,7 @@ class KeySlots:
         field = self._field
         async with field.lock:
             candidate = self._keyset.copy()
-            sealer = AuthKeySealer(candidate, field.sealer.name, index_key=field.sealer.index_key)
+            sealer = field.sealer.with_keyset(candidate)
             try:
                 plain = await field.read()
 

@@ -8,6 +8,7 @@ never started.
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import sqlite3
 import subprocess
@@ -19,6 +20,7 @@ import pytest
 
 from vault import EncryptedStorage
 from vault.storage import FileStorage, MemoryStorage
+from vault.storage.installed import default_layout, installed_client
 
 from .clients import Client, required_client
 
@@ -231,6 +233,41 @@ def encrypt_with_the_cli(path: Path, tmp_path: Path) -> None:
         [*command, *CHEAP_KDF], capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+async def test_default_layout_is_the_installed_clients(tmp_path: Path) -> None:
+    """Without ``layout=``, vault creates a file (named by its path) that the installed
+    client's own storage opens, and ``info`` says which client and layout that is."""
+    expected = None if CLIENT.package != "pyrogram" else CLIENT.distribution.lower()
+    assert installed_client() == expected
+    assert default_layout() == LAYOUT
+
+    ours = FileStorage(str(tmp_path / "default.session"))
+    assert ours.database == tmp_path / "default.session" and ours.name == "default"
+    await ours.open()
+    await fill(ours)
+    await ours.save()
+    await ours.close()
+
+    theirs = CLIENT.file_storage("default", tmp_path)
+    await theirs.open()
+    try:
+        await check(theirs)
+    finally:
+        await theirs.close()
+
+    result = subprocess.run(
+        [sys.executable, "-m", "vault", "info", "--json", str(tmp_path / "default.session")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    [entry] = json.loads(result.stdout)["results"]
+    facts = entry["info"]
+    assert (facts["installed_client"], facts["new_file_layout"]) == (expected, LAYOUT)
+    assert facts["client_reads_it"] is (None if expected is None else True)
 
 
 def client_on(storage: EncryptedStorage, name: str, tmp_path: Path) -> Any:

@@ -229,7 +229,11 @@ async def test_no_secret_in_logs_reprs_errors_or_tracebacks(
     await _library_operations(tmp_path, scan)
     cli_runs = await _cli_operations(tmp_path, scan)
     scan.add_logs(caplog.records)
-    assert len(caplog.records) > 10, "DEBUG logging did not capture the operations"
+    # (SQL no longer goes through aiosqlite, whose DEBUG records were most of them.)
+    debug = [
+        r for r in caplog.records if r.levelno == logging.DEBUG and r.name.startswith("vault.")
+    ]
+    assert len(debug) >= 3, "DEBUG logging did not capture the operations"
     assert scan.leaks() == []
     # The scanner itself must see a secret where there is one.
     scan.add(f"oops {AUTH_KEY.hex()[:48]}")

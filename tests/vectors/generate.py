@@ -10,6 +10,8 @@ session string for ``purpose: session-string``. Keys:
 * ``passphrase`` (UTF-8 text) and/or ``key`` (hex): what the decryptor is given;
 * ``keyring-service``, ``keyring-entry``, ``keyring-secret``: for a keyring slot, the entry the
   decryptor's OS keyring holds (service, username, and the text stored: base64 of the KEK);
+* ``dc-id``, ``test-mode``, ``user-id``: for auth keys, the session fields stored next to the
+  envelope when the reader opens it (absent: not stored); a version 2 envelope binds them;
 * ``plaintext``: for ``success``, the hex of the decrypted bytes;
 * ``data-key``: for ``success``, the hex of the data key that any slot unwraps;
 * ``index-key``: for an auth-key payload holding one (format v2), the hex of the peer index key;
@@ -27,15 +29,15 @@ import base64
 import hashlib
 import struct
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from vault.crypto import envelope as envelope_format
 from vault.crypto import rng
-from vault.crypto.envelope import CHECK_SIZE, Purpose
+from vault.crypto.aead import Aead
+from vault.crypto.envelope import CHECK_SIZE, Header, Purpose, _aad, seal
+from vault.crypto.identity import IDENTITY_SIZE, NO_IDENTITY, SessionIdentity
 from vault.crypto.kdf import CHEAP_KDF, DEFAULT_KDF, KdfParams
 from vault.crypto.keyring_slot import DEFAULT_SERVICE as KEYRING_SERVICE
 from vault.crypto.keyring_slot import entry_name
@@ -57,6 +59,8 @@ USERNAME, PHONE = "@Alice_Bob", "+1 555 0100"
 DATA = SessionData(
     dc_id=4, api_id=12345, test_mode=False, auth_key=AUTH_KEY, user_id=777000, is_bot=False
 )
+#: What a version 2 auth-key vector binds, and what its reader finds stored unless edited.
+IDENTITY = SessionIdentity(DATA.dc_id, DATA.test_mode, DATA.user_id)
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,8 @@ class Vector:
     data_key: bytes | None = None
     #: ``(service, secret)`` of a keyring slot's entry.
     keyring: tuple[str, bytes] | None = None
+    #: The session fields stored next to an auth-key envelope.
+    stored: SessionIdentity = NO_IDENTITY
     index_key: bytes | None = None
 
     def render(self) -> str:
@@ -91,6 +97,13 @@ class Vector:
                 f"keyring-entry: {entry_name(vault_id)}",
                 f"keyring-secret: {base64.b64encode(secret).decode()}",
             ]
+        for label, value in (
+            ("dc-id", self.stored.dc_id),
+            ("test-mode", self.stored.test_mode),
+            ("user-id", self.stored.user_id),
+        ):
+            if value is not None:
+                lines.append(f"{label}: {int(value)}")
         if self.plaintext is not None:
             lines.append(f"plaintext: {self.plaintext.hex()}")
         if self.data_key is not None:
@@ -127,6 +140,9 @@ def _seal(
     key: bool = False,
     keyring: bool = False,
     kdf: KdfParams = CHEAP_KDF,
+    version: int = 1,
+    identity: SessionIdentity = NO_IDENTITY,
+    any_size: bool = False,
 ) -> Sealed:
     creds = Credentials.from_args(
         passphrase=PASSPHRASE if passphrase else None,
@@ -136,23 +152,19 @@ def _seal(
     # The new slot's key is read from the keyset, not from the keyring.
     with installed_keyring(DictKeyring()), rng._deterministic(seed.encode()):
         keyset = Keyset.create(creds, kdf)
-        envelope = keyset.seal(purpose, binding, plaintext)
+        header = Header(keyset.vault_id, binding, keyset.slots, identity, version)
+        if any_size:  # a payload size the writer refuses for this version
+            head = header.encode()
+            body = head + Aead(keyset._live_dek()).encrypt(plaintext, _aad(purpose, head))
+            envelope = recheck(body + bytes(CHECK_SIZE))
+        else:
+            envelope = seal(header, keyset._live_dek(), purpose, plaintext)
     secret = bytes(keyset.pending_keyring[0][1]) if keyring else None
     return Sealed(envelope, bytes(keyset._live_dek()), secret)
 
 
 def sealed_auth_key(seed: str, plaintext: bytes = AUTH_KEY, **options: Any) -> Sealed:
     return _seal(seed, Purpose.AUTH_KEY, SESSION.encode(), plaintext, **options)
-
-
-@contextmanager
-def writing_version(version: int) -> Iterator[None]:
-    """Write envelopes with another version byte (for version 1 and malformed vectors)."""
-    latest, envelope_format.VERSION = envelope_format.VERSION, version
-    try:
-        yield
-    finally:
-        envelope_format.VERSION = latest
 
 
 def sealed_string(seed: str, **options: Any) -> Sealed:
@@ -172,7 +184,12 @@ def edit(envelope: bytes, offset: int, new: bytes) -> bytes:
 
 def first_slot(envelope: bytes) -> int:
     """Offset of the first slot's type byte."""
-    return 4 + 1 + 16 + 1 + envelope[21] + 1
+    return identity_at(envelope) + (IDENTITY_SIZE if envelope[4] >= 2 else 0) + 1
+
+
+def identity_at(envelope: bytes) -> int:
+    """Offset of a version 2 header's identity block (its flags byte)."""
+    return 4 + 1 + 16 + 1 + envelope[21]
 
 
 def as_hex(envelope: bytes) -> str:
@@ -418,28 +435,122 @@ def vectors() -> list[Vector]:
         )
         for name, expect, body, comment in strings
     ]
-    return out
+    return out + identity_vectors(base)
+
+
+def identity_vectors(v1: bytes) -> list[Vector]:
+    """Version 2: the envelope binds dc_id, test_mode and user_id (docs/format.md, "v2:
+    identity binding"); ``v1`` is a version 1 envelope of the same auth key."""
+    sealed = sealed_auth_key("identity", version=2, identity=IDENTITY)
+    v2, at = sealed.envelope, identity_at(sealed.envelope)
+    string = sealed_string("string v2", version=2)
+    failing: list[tuple[str, str, bytes, SessionIdentity, str]] = [
+        (
+            "auth_key_v2_dc_id_edited",
+            "corrupted",
+            v2,
+            replace(IDENTITY, dc_id=1),
+            "sealed for dc_id 4, stored dc_id 1: the session was pointed at another DC",
+        ),
+        (
+            "auth_key_v2_test_mode_edited",
+            "corrupted",
+            v2,
+            replace(IDENTITY, test_mode=True),
+            "sealed for test_mode 0, stored test_mode 1",
+        ),
+        (
+            "auth_key_v2_user_id_edited",
+            "corrupted",
+            v2,
+            replace(IDENTITY, user_id=12345),
+            "sealed for user_id 777000, stored user_id 12345: the session was relabelled",
+        ),
+        (
+            "auth_key_v2_user_id_cleared",
+            "corrupted",
+            v2,
+            replace(IDENTITY, user_id=None),
+            "sealed for user_id 777000, stored without a user_id",
+        ),
+        (
+            "auth_key_v2_identity_forged",
+            "corrupted",
+            recheck(edit(v2, at + 1, b"\x01")),
+            replace(IDENTITY, dc_id=1),
+            "dc_id edited to 1 in the header and in the session, check recomputed: only the "
+            "AEAD tag catches it",
+        ),
+        (
+            "auth_key_v2_identity_flags",
+            "corrupted",
+            recheck(edit(v2, at, b"\x0f")),
+            IDENTITY,
+            "identity presence flags 0x0f: bit 3 is not defined",
+        ),
+        (
+            "auth_key_v2_as_version_1",
+            "unsupported",
+            recheck(edit(v2, 4, b"\x01")),
+            IDENTITY,
+            "version byte set to 1, check recomputed: the identity block is read as the slot "
+            "count (7) and the first slot type (4, unknown)",
+        ),
+    ]
+    out = [
+        Vector(
+            "auth_key_v2_identity",
+            "success",
+            "auth-key",
+            as_hex(v2),
+            "version 2: sealed for dc_id 4, test_mode 0, user_id 777000, stored alike",
+            stored=IDENTITY,
+            plaintext=AUTH_KEY,
+            data_key=sealed.data_key,
+        ),
+        Vector(
+            "auth_key_v1_identity_unbound",
+            "success",
+            "auth-key",
+            as_hex(v1),
+            "version 1 binds no identity: it opens whatever dc_id, test_mode, user_id are stored",
+            stored=replace(IDENTITY, dc_id=1, test_mode=True),
+            plaintext=AUTH_KEY,
+            data_key=sealed_auth_key("base").data_key,
+        ),
+        Vector(
+            "string_v2",
+            "success",
+            "session-string",
+            as_string(string.envelope),
+            "version 2 session string: an empty identity block, the payload carries the fields",
+            plaintext=pack_session(DATA),
+            data_key=string.data_key,
+        ),
+        Vector(
+            "string_v2_names_identity",
+            "corrupted",
+            "session-string",
+            as_string(recheck(edit(string.envelope, identity_at(string.envelope), b"\x01"))),
+            "a session string's identity block must be empty; dc_id flag set, check recomputed",
+        ),
+    ]
+    return out + [
+        Vector(name, expect, "auth-key", as_hex(body), comment, stored=stored)
+        for name, expect, body, stored, comment in failing
+    ]
 
 
 def index_key_vectors() -> list[Vector]:
-    """Version 1 still read; version 2 payloads with the peer index key ("v2: peer index key")."""
-    with writing_version(1):
-        v1 = sealed_auth_key("version 1")
-        v1_index = sealed_auth_key("version 1 index key", AUTH_KEY + INDEX_KEY)
-    both = sealed_auth_key("index key", AUTH_KEY + INDEX_KEY)
-    only = sealed_auth_key("index key only", bytes(256) + INDEX_KEY)
+    """Version 2 payloads with the peer index key ("v2: peer index key"), bound to the
+    identity stored alike; version 1 may not hold one."""
+    v1_index = sealed_auth_key("version 1 index key", AUTH_KEY + INDEX_KEY, any_size=True)
+    v2 = {"version": 2, "identity": IDENTITY}
+    both = sealed_auth_key("index key", AUTH_KEY + INDEX_KEY, **v2)
+    only = sealed_auth_key("index key only", bytes(256) + INDEX_KEY, **v2)
     return [
         Vector(
-            "auth_key_version_1",
-            "success",
-            "auth-key",
-            as_hex(v1.envelope),
-            "format version 1 (payload: the auth key alone), still read",
-            plaintext=AUTH_KEY,
-            data_key=v1.data_key,
-        ),
-        Vector(
-            "auth_key_index_key",
+            "auth_key_v2_index_key",
             "success",
             "auth-key",
             as_hex(both.envelope),
@@ -447,9 +558,10 @@ def index_key_vectors() -> list[Vector]:
             plaintext=AUTH_KEY + INDEX_KEY,
             data_key=both.data_key,
             index_key=INDEX_KEY,
+            stored=IDENTITY,
         ),
         Vector(
-            "auth_key_index_key_only",
+            "auth_key_v2_index_key_only",
             "success",
             "auth-key",
             as_hex(only.envelope),
@@ -457,9 +569,10 @@ def index_key_vectors() -> list[Vector]:
             plaintext=bytes(256) + INDEX_KEY,
             data_key=only.data_key,
             index_key=INDEX_KEY,
+            stored=IDENTITY,
         ),
         Vector(
-            "auth_key_version_1_index_key",
+            "auth_key_v1_index_key",
             "corrupted",
             "auth-key",
             as_hex(v1_index.envelope),

@@ -1,10 +1,13 @@
 """Sealing the peer cache rows already stored in a session file (``encrypt``, ``seal-peers``):
-each username and phone number is replaced by its blind-index token, in place, keeping every
-other column (dates included, so expiry is unchanged).
+each username and phone number is replaced by its blind-index token, keeping every other
+column (dates included, so expiry is unchanged).
 
-It runs on the temporary copy :func:`~vault.cli.rewrite.rewrite` makes, which then compacts
-it (``secure_delete``, ``VACUUM``, WAL truncated) and replaces the file atomically, so no plain
-value is left in the file, its WAL or free pages, and a crash leaves the old file or the new.
+``seal-peers`` runs :func:`seal_cached_rows` on the temporary copy
+:func:`~vault.cli.rewrite.rewrite` makes, which then compacts it (``secure_delete``,
+``VACUUM``, WAL truncated) and replaces the file atomically. ``encrypt`` runs :func:`seal_rows`
+in the transaction of :func:`~vault.cli.rewrite.overwrite_auth_key` on the file itself
+(``secure_delete`` zeroes the replaced values). Either way a crash leaves the old session or
+the new.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from pathlib import Path
 
 from ..crypto.peer_index import PeerIndex
 
-__all__ = ["seal_cached_rows"]
+__all__ = ["seal_cached_rows", "seal_rows"]
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> dict[str, str]:
@@ -51,21 +54,10 @@ def seal_cached_rows(path: Path, index: PeerIndex) -> int:
     Rows are deleted and inserted again rather than updated, so the clients' ``AFTER UPDATE``
     triggers do not reset their dates."""
     conn = sqlite3.connect(path, isolation_level=None)
-    replaced = 0
     try:
         conn.execute("PRAGMA secure_delete = ON")
         conn.execute("BEGIN IMMEDIATE")
-        for table, column, token in _plan(conn, index):
-            names = list(_columns(conn, table))
-            at = names.index(column)
-            rows = conn.execute(
-                f"SELECT rowid, {', '.join(names)} FROM {table} WHERE {column} IS NOT NULL"
-            ).fetchall()
-            conn.executemany(f"DELETE FROM {table} WHERE rowid = ?", [(r[0],) for r in rows])
-            sealed = [(*r[1 : at + 1], token(str(r[at + 1])), *r[at + 2 :]) for r in rows]
-            marks = ", ".join("?" * len(names))
-            conn.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})", sealed)
-            replaced += len(rows)
+        replaced = seal_rows(conn, index)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
@@ -73,4 +65,21 @@ def seal_cached_rows(path: Path, index: PeerIndex) -> int:
         raise
     finally:
         conn.close()
+    return replaced
+
+
+def seal_rows(conn: sqlite3.Connection, index: PeerIndex) -> int:
+    """:func:`seal_cached_rows` inside the transaction the caller holds on ``conn``."""
+    replaced = 0
+    for table, column, token in _plan(conn, index):
+        names = list(_columns(conn, table))
+        at = names.index(column)
+        rows = conn.execute(
+            f"SELECT rowid, {', '.join(names)} FROM {table} WHERE {column} IS NOT NULL"
+        ).fetchall()
+        conn.executemany(f"DELETE FROM {table} WHERE rowid = ?", [(r[0],) for r in rows])
+        sealed = [(*r[1 : at + 1], token(str(r[at + 1])), *r[at + 2 :]) for r in rows]
+        marks = ", ".join("?" * len(names))
+        conn.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})", sealed)
+        replaced += len(rows)
     return replaced

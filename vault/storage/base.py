@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import abc
-import enum
+import asyncio
 import time
 from collections.abc import Iterable
-from typing import Any, ClassVar, Final
+from types import TracebackType
+from typing import Any, ClassVar
 
 from ..errors import InvalidSessionString
 from ..peers import AnyPeerRow, UsernameRow
@@ -18,27 +19,12 @@ from ..session_string import (
     decode_session_string,
     encode_session_string,
 )
+from . import lifecycle
 from .datacenters import public_address
 from .update_states import UpdateStateLike, as_states, merge_state, select_states, state_ids
+from .values import UNSET, StateRow, Unset
 
 __all__ = ["UNSET", "StateRow", "Storage", "Unset"]
-
-#: ``(id, pts, qts, date, seq)`` of one update state entry.
-StateRow = tuple[int, "int | None", "int | None", "int | None", "int | None"]
-
-
-class Unset(enum.Enum):
-    """Type of :data:`UNSET`, the "no argument" marker of the accessors."""
-
-    UNSET = enum.auto()
-
-    def __repr__(self) -> str:
-        return "UNSET"
-
-
-#: Marks "no argument" in accessors such as ``dc_id()``. It is not ``None``, because clients
-#: call ``user_id(None)`` and ``is_bot(None)`` to clear a value.
-UNSET: Final = Unset.UNSET
 
 
 class Storage(abc.ABC):
@@ -53,7 +39,20 @@ class Storage(abc.ABC):
 
     Subclass it to write a backend; implement every abstract method. Session string export and
     import are provided here on top of the accessors.
+
+    The lifecycle is this class's: a storage is new, then open, then closed (see
+    :mod:`vault.storage.lifecycle`). The ``open()``, ``close()`` and ``delete()`` a subclass
+    writes are wrapped so that ``open()`` twice raises
+    :class:`~vault.errors.StorageStateError`, ``open()`` after ``close()``
+    :class:`~vault.errors.StorageClosedError`, a failed ``open()`` may be retried, and
+    closing twice or before ``open()`` does nothing; a backend's accessors call
+    :meth:`_check_open` to raise :class:`~vault.errors.StorageNotOpenError` or
+    :class:`~vault.errors.StorageClosedError`. ``async with storage:`` opens and closes it.
     """
+
+    # The lifecycle state (class defaults: a subclass need not call __init__ for them).
+    _lifecycle_state: str = lifecycle.NEW
+    _lifecycle_task: asyncio.Task[Any] | None = None
 
     # The Pyrogram-family names of the string formats, for code that reads them off a storage.
     SESSION_STRING_FORMAT: ClassVar[str] = SESSION_STRING_FORMAT
@@ -65,8 +64,19 @@ class Storage(abc.ABC):
     #: Seconds after which a cached username no longer resolves (Telegram usernames move).
     USERNAME_TTL: ClassVar[int] = 8 * 60 * 60
 
+    #: Whether the reader of :meth:`auth_key` opens sealed envelopes itself. While it is
+    #: false, vault's backends refuse to return one (:class:`~vault.errors.SealedAuthKeyError`,
+    #: "wrap it in EncryptedStorage") instead of handing a client an envelope as if it were
+    #: the key. :class:`~vault.EncryptedStorage` sets it on the storage it wraps; a tool that
+    #: inspects stored envelopes without opening them may set it too.
+    expects_envelopes: bool = False
+
     def __init__(self, name: str) -> None:
         self.name = name
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        lifecycle.wrap(cls)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
@@ -76,6 +86,36 @@ class Storage(abc.ABC):
         return int(time.time())
 
     # --- lifecycle ---------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Storage:
+        """``async with storage:`` opens the storage and closes it at the end of the block."""
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @property
+    def is_open(self) -> bool:
+        """Whether ``open()`` succeeded and ``close()`` has not been called since."""
+        return self._lifecycle_state == lifecycle.OPEN
+
+    def _check_open(self) -> None:
+        """Raise :class:`~vault.errors.StorageNotOpenError` before ``open()`` and
+        :class:`~vault.errors.StorageClosedError` after ``close()``; accessors call it. Calls
+        made while this task opens or deletes the storage pass."""
+        if self._lifecycle_state != lifecycle.OPEN:
+            lifecycle.check_open(self)
+
+    def _check_can_open(self) -> None:
+        """Raise if ``open()`` was already called on this object (``open()`` checks it
+        itself; kept for subclasses that call it)."""
+        lifecycle.check_can_open(self)
 
     @abc.abstractmethod
     async def open(self) -> None:

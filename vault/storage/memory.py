@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from ..session_string import SessionData, decode_session_string
-from .inline import InlineConnection
+from ._database import Database, memory_uri
 from .sqlite import SQLiteStorage
 
 __all__ = ["MemoryStorage"]
@@ -31,13 +31,13 @@ class MemoryStorage(SQLiteStorage):
 
     async def open(self) -> None:
         """Create the in-memory database and load the session string, if one was given."""
-        self._check_can_open()
         # No thread hop: every statement on an in-memory database is short, and big writes
-        # are chunked (see InlineConnection).
-        raw = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-        self.conn = InlineConnection(raw)
+        # are chunked. Reads go through a second connection to the same database (SQLite's
+        # memdb VFS), which sees committed data only.
+        uri = memory_uri()
+        self.conn = Database.connect(uri, threaded=False, uri=True)
         await self.create()
-        self._use_reader(raw)
+        self._use_reader(sqlite3.connect(uri, uri=True, check_same_thread=False), concurrent=False)
         if self._initial is not None:
             await self.load_session_data(self._initial)
 

@@ -14,16 +14,13 @@ from typing import Any, Final
 
 from ..errors import (
     SessionInUseError,
-    StorageClosedError,
-    StorageNotOpenError,
-    StorageStateError,
     UnsupportedDriverError,
 )
 from ..peers import AnyPeerRow, UsernameRow, full_peer_rows, get_input_peer, usernames_by_peer
 from . import _mongo_log
 from ._values import checked
-from .base import UNSET, StateRow, Unset
 from .fields import FieldStorage
+from .values import UNSET, StateRow, Unset
 
 try:
     from pymongo import DeleteMany, UpdateOne
@@ -154,7 +151,6 @@ class MongoStorage(FieldStorage):
         self._heartbeat: asyncio.Task[None] | None = None
         self._lease_lost = False
         self._lease_expires = 0.0  # when our lease runs out unless renewed
-        self._state = "new"
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, database={self.database_name!r})"
@@ -183,12 +179,6 @@ class MongoStorage(FieldStorage):
         Raises :class:`~vault.errors.SessionInUseError` if another instance holds a fresh
         lease; the storage stays unopened, so ``open()`` may be retried.
         """
-        if self._state == "closed":
-            raise StorageClosedError(
-                f"{self!r} was closed; create a new storage object to open the session again"
-            )
-        if self._state == "open":
-            raise StorageStateError(f"{self!r} is already open; open() it only once")
         await self._session.update_one(
             {"_id": self._session_id},
             {"$setOnInsert": {**_NEW_SESSION, **self._scope}},
@@ -198,7 +188,6 @@ class MongoStorage(FieldStorage):
         if self._lease:
             await self._take_lease()
             self._heartbeat = asyncio.create_task(self._beat(), name=f"lease of {self.name}")
-        self._state = "open"
 
     async def _create_indexes(self) -> None:
         # create_index is idempotent: an index that exists is left as it is.
@@ -216,9 +205,6 @@ class MongoStorage(FieldStorage):
     async def close(self) -> None:
         """Stop the heartbeat and release the lease. The client is not closed (it is yours).
         Closing twice, or before ``open()``, does nothing."""
-        if self._state != "open":
-            return
-        self._state = "closed"
         heartbeat, self._heartbeat = self._heartbeat, None
         if heartbeat is not None:
             heartbeat.cancel()
@@ -300,12 +286,7 @@ class MongoStorage(FieldStorage):
                     return
 
     def _check(self) -> None:
-        if self._state != "open":
-            if self._state == "closed":
-                raise StorageClosedError(
-                    f"{self!r} is closed; create a new storage object to use the session again"
-                )
-            raise StorageNotOpenError(f"{self!r} is not open; await open() first")
+        self._check_open()
         if self._lease_lost:
             raise SessionInUseError(
                 f"{self!r} lost its lease: another process took the session over; stop this "

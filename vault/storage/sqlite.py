@@ -7,20 +7,19 @@ import functools
 import itertools
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from operator import itemgetter
 from typing import Any, Final
 
 import aiosqlite
 
-from ..errors import StorageClosedError, StorageNotOpenError, StorageStateError
+from ..errors import StorageNotOpenError
 from ..peers import AnyPeerRow, UsernameRow, get_input_peer, usernames_by_peer
 from . import redaction
+from ._database import Database
 from ._values import checked
-from .base import UNSET, StateRow, Unset
 from .fields import FieldStorage
-from .inline import InlineConnection
 from .schema import (
     MERGE_UPDATE_STATE,
     PYROFORK,
@@ -32,8 +31,8 @@ from .schema import (
     open_statements,
 )
 from .sqlite_errors import open_failure, read_failure, write_failure
-from .threaded import ThreadedConnection
 from .update_states import UpdateStateLike, as_states
+from .values import UNSET, StateRow, Unset
 
 __all__ = ["SQLiteStorage"]
 
@@ -45,15 +44,13 @@ _BY_ID: Final = itemgetter(0)
 _PEER_BY_ID: Final = "SELECT id, access_hash, type FROM peers WHERE id = ?"
 _PEER_BY_PHONE: Final = "SELECT id, access_hash, type FROM peers WHERE phone_number = ? LIMIT 1"
 
-#: A connection ``create()`` and the writes use: aiosqlite's, or an inline one (memory).
-Connection = aiosqlite.Connection | InlineConnection
 #: One statement of a write transaction: ``(sql, parameters, False)`` runs it once,
 #: ``(sql, rows, True)`` once per row.
 Step = tuple[str, Sequence[Any], bool]
 
 
 class SQLiteStorage(FieldStorage):
-    """A session in an SQLite database, reached through :mod:`aiosqlite`.
+    """A session in an SQLite database, on :mod:`sqlite3`.
 
     It owns the schema, its version table, the migrations from Pyrogram 2.x (version 3) and
     Pyrofork (version 4) files and all SQL. :class:`~vault.storage.FileStorage` and
@@ -63,22 +60,26 @@ class SQLiteStorage(FieldStorage):
     ``layout="kurigram"`` creates new databases in it (default ``"pyrofork"``, version 4). The
     SQL that differs between the two is in :mod:`vault.storage.schema`.
 
-    To use another database or connection setting, subclass it: ``open()`` sets ``self.conn``
-    to an :class:`aiosqlite.Connection` and calls ``await self.create()``, which creates the
-    schema in an empty database or migrates an existing one::
+    To use another database or connection setting, subclass it as Pyrogram's docs show:
+    ``open()`` sets ``self.conn`` to a :class:`sqlite3.Connection` and calls
+    ``self.create()`` (awaiting it is fine too), which creates the schema in an empty
+    database or migrates an existing one::
 
         class CustomStorage(SQLiteStorage):
             async def open(self) -> None:
-                self.conn = await aiosqlite.connect("custom_path.db")
-                await self.create()
+                self.conn = sqlite3.connect("custom_path.db", check_same_thread=False)
+                self.create()
+
+    Such a connection is used as it is, on the calling thread, in autocommit mode. An
+    :class:`aiosqlite.Connection` (``self.conn = await aiosqlite.connect(path)``, then
+    ``await self.create()``) works too: ``create()`` reopens its database with vault's own
+    connections (a file by its path; an in-memory database is copied) and closes it, so
+    settings made on it (``timeout``, pragmas) do not carry over: make them on a
+    ``sqlite3.Connection`` instead.
 
     Every write is committed when its call returns, so nothing written is lost if the process
-    dies; ``save()`` only records the save date.
-
-    Reads go through ``self.conn`` too, one worker-thread hop each, unless the subclass gives
-    a plain :class:`sqlite3.Connection` to :meth:`_use_reader`: then reads run on the calling
-    thread with no hop, as FileStorage and MemoryStorage do. Big writes run in chunks, so the
-    event loop is never held for long.
+    dies; ``save()`` only records the save date. Reads run on the calling thread and see only
+    committed data; big writes run in chunks, so the event loop is never held for long.
     """
 
     #: Peer rows written per statement batch; between batches other tasks run.
@@ -91,12 +92,15 @@ class SQLiteStorage(FieldStorage):
         #: The layout a new (empty) database is created in; an existing one keeps its own.
         self.new_layout: Layout = layout_named(layout)
         self._layout: Layout = PYROFORK  # the open database's, set by create()
-        self.conn: Connection | None = None
-        self._live: Connection | None = None  # the connection create() accepted
+        #: What ``open()`` connected: a subclass's :class:`sqlite3.Connection` (or
+        #: :class:`aiosqlite.Connection`, replaced by ``create()``), or vault's own
+        #: :class:`~vault.storage._database.Database`. ``Any``: subclasses assign it freely.
+        self.conn: Any = None
+        self._database: Database | None = None  # set up by create()
         self._reader: sqlite3.Connection | None = None
         self._cursor: sqlite3.Cursor | None = None  # the reader's, reused: saves a cursor a read
+        self._concurrent_reads = False
         self._writing = False
-        self._closed = False
         self._write_lock = asyncio.Lock()
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -105,89 +109,68 @@ class SQLiteStorage(FieldStorage):
         """Subclasses set ``self.conn`` and call :meth:`create`; see the class docstring."""
         raise NotImplementedError(
             "SQLiteStorage needs a connection: use FileStorage or MemoryStorage, or subclass it "
-            "with an open() that sets self.conn and awaits self.create()"
+            "with an open() that sets self.conn and calls self.create()"
         )
 
-    def _check_can_open(self) -> None:
-        """Raise if ``open()`` was already called on this object."""
-        if self._closed:
-            raise StorageClosedError(
-                f"{self!r} was closed; create a new storage object to open the session again"
-            )
-        if self._live is not None:
-            raise StorageStateError(f"{self!r} is already open; open() it only once")
-
-    async def create(self) -> None:
+    def create(self) -> Awaitable[None]:
         """Prepare ``self.conn``: create the schema in an empty database, or migrate an older
         Pyrogram-family one in place, inside one transaction.
 
-        Raises :class:`~vault.errors.SchemaError` if the database is not a session database.
+        A :class:`sqlite3.Connection` is prepared when this is called (Pyrogram's docs do
+        not await it); the awaitable returned is then already done. Raises
+        :class:`~vault.errors.SchemaError` if the database is not a session database; the
+        connection is then closed and the storage stays unopened.
         """
         conn = self.conn
         if conn is None:
             raise StorageNotOpenError("create() needs self.conn; set it in open() first")
-        if isinstance(conn, sqlite3.Connection):
-            # Pyrogram's docs show a subclass with sqlite3.connect(), which blocks the loop.
-            raise TypeError(
-                "self.conn is a sqlite3.Connection; vault's SQLiteStorage runs on aiosqlite: "
-                "set it with `self.conn = await aiosqlite.connect(path)`, then "
-                "`await self.create()`"
-            )
-        if self._live is not None or self._closed:
-            # open() ran again on an open or closed storage: keep the state it had.
-            if conn is not self._live:
-                await conn.close()
-            self.conn = self._live
-            self._check_can_open()
-        self._live = conn
-        version: int | None = None
+        if not isinstance(conn, sqlite3.Connection):
+            return self._create(conn)
+        conn.isolation_level = None  # autocommit: vault begins and ends its transactions
         try:
-            await conn.execute_fetchall("PRAGMA secure_delete = ON")
-            async with self._transaction(vault_errors=False) as db:
-                tables = {
-                    row[0]
-                    for row in await db.execute_fetchall(
-                        "SELECT name FROM sqlite_master WHERE type = 'table'"
-                    )
-                }
-                version_rows = (
-                    [tuple(r) for r in await db.execute_fetchall("SELECT number FROM version")]
-                    if "version" in tables
-                    else []
-                )
-                version = detect_version(tables, version_rows)
-                layout, statements = open_statements(version, self.new_layout)
-                if version is None:
-                    log.debug("creating session schema version %d for %r", layout.version, self)
-                elif version != layout.version:
-                    log.info(
-                        "migrating session %r from schema version %d to %d",
-                        self.name,
-                        version,
-                        layout.version,
-                    )
-                for statement in statements:
-                    await db.execute_fetchall(statement)
-            self._layout = layout
-        except (sqlite3.Error, UnicodeDecodeError) as error:
-            # UnicodeDecodeError: SQLite's message about a damaged schema quotes its bytes.
-            await self._abandon()
-            raise open_failure(error, version) from None
+            layout = _create_schema(conn, self.new_layout, self.name)
+        except BaseException:
+            self.conn = None
+            conn.close()
+            raise
+        database = Database(conn, threaded=False)
+        database.add_reader(conn, concurrent=False)
+        self._setup(database, layout)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+    async def _create(self, conn: aiosqlite.Connection | Database) -> None:
+        try:
+            database = conn if isinstance(conn, Database) else await _adopt(conn)
+            self.conn = database
+            layout = await database.run(
+                functools.partial(_create_schema, new_layout=self.new_layout, name=self.name)
+            )
         except BaseException:
             await self._abandon()
             raise
+        self._setup(database, layout)
 
-    def _use_reader(self, reader: sqlite3.Connection) -> None:
-        """Read through ``reader`` from now on, on the calling thread, in autocommit mode
-        (``isolation_level=None``). It must reach the database ``self.conn`` writes to and see
-        its commits at once: a second connection to a WAL file, or the very connection behind
-        an :class:`~vault.storage.inline.InlineConnection`. It is closed with the storage.
+    def _setup(self, database: Database, layout: Layout) -> None:
+        self._database, self._layout = database, layout
+        if database.reader is not None:
+            self._reader, self._cursor = database.reader, database.reader.cursor()
+            self._concurrent_reads = database.concurrent_reads
+
+    def _use_reader(self, reader: sqlite3.Connection, *, concurrent: bool) -> None:
+        """Read through ``reader`` from now on, on the calling thread (see
+        :class:`~vault.storage._database.Database`).
 
         Between writes the reader keeps one read transaction open, which saves starting one
-        per lookup; it is ended before every write, and reads made while a write is running
-        start none, so each read sees every write whose call has returned.
+        per lookup; it is ended before every write. While a write transaction is open, reads
+        start none: they run at once if ``concurrent`` (a WAL file), else they wait for it to
+        end. Each read sees every write whose call has returned, and no other.
         """
+        assert self._database is not None
+        self._database.add_reader(reader, concurrent=concurrent)
         self._reader, self._cursor = reader, reader.cursor()
+        self._concurrent_reads = concurrent
 
     def _end_read(self) -> None:
         reader = self._reader
@@ -195,17 +178,17 @@ class SQLiteStorage(FieldStorage):
             reader.execute("COMMIT")
 
     async def _abandon(self) -> None:
-        """Close a connection that failed to open; the object stays unopened, so ``open()``
-        may be tried again."""
-        conn, self._live, self.conn = self._live, None, None
-        self._close_reader()
-        if conn is not None:
+        """Close what a failed ``open()`` connected; the object stays unopened, so
+        ``open()`` may be tried again."""
+        conn, self.conn = self.conn, None
+        database, self._database = self._database, None
+        self._reader = self._cursor = None
+        if database is not None:
+            await database.close()
+        elif isinstance(conn, Database | aiosqlite.Connection):
             await conn.close()
-
-    def _close_reader(self) -> None:
-        reader, self._reader, self._cursor = self._reader, None, None
-        if reader is not None:
-            reader.close()
+        elif conn is not None:
+            conn.close()
 
     async def save(self) -> None:
         """Record the save date. Every write is already committed when its call returns."""
@@ -213,12 +196,8 @@ class SQLiteStorage(FieldStorage):
 
     async def close(self) -> None:
         """Close the database. Closing twice, or before ``open()``, does nothing."""
-        conn, self._live, self.conn = self._live, None, None
-        if conn is not None:
-            self._closed = True
-            async with self._write_lock:
-                self._close_reader()
-                await conn.close()
+        async with self._write_lock:
+            await self._abandon()
 
     async def delete(self) -> None:
         """Empty every table of the session (subclasses with a file remove the file instead).
@@ -226,8 +205,7 @@ class SQLiteStorage(FieldStorage):
         Clients call this after ``close()`` on log-out, so a closed storage is opened again
         through its own ``open()`` just for the wipe.
         """
-        if self._live is None:
-            self._closed = False
+        if self._database is None:
             await self.open()
             try:
                 await self._wipe()
@@ -245,30 +223,31 @@ class SQLiteStorage(FieldStorage):
         await self._commit(*[(f"DELETE FROM {t}", (), False) for t in tables], (clear, (), False))
 
     async def purge_stale_copies(self) -> None:
-        """Checkpoint and truncate the write-ahead log, so overwritten pages (an old auth key)
-        leave the WAL; ``secure_delete`` already zeroes freed content in the database itself."""
+        """Drop the copies of overwritten pages (an old auth key) that the journal keeps:
+        checkpoint and truncate the write-ahead log, or remove a persistent rollback journal
+        (``journal_mode`` PERSIST or TRUNCATE). ``secure_delete`` already zeroes freed
+        content in the database itself."""
         async with self._writer() as db:
-            await db.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
+            try:
+                await db.run(_purge_journal)
+            except sqlite3.Error as error:
+                raise write_failure(error) from None
 
     # --- plumbing ----------------------------------------------------------------------------
 
-    def _db(self) -> Connection:
-        if self._live is None:
-            if self._closed:
-                raise StorageClosedError(
-                    f"{self!r} is closed; create a new storage object to use the session again"
-                )
-            if self.conn is not None:
-                raise StorageNotOpenError(
-                    f"{self!r} has a connection but was not set up: open() must end with "
-                    "`await self.create()`"
-                )
-            raise StorageNotOpenError(f"{self!r} is not open; await open() first")
-        return self._live
+    def _db(self) -> Database:
+        database = self._database
+        if database is None:
+            self._check_open()
+            raise StorageNotOpenError(
+                f"{self!r} has a connection but was not set up: open() must end with "
+                "`self.create()`"
+            )
+        return database
 
     @asynccontextmanager
-    async def _writer(self) -> AsyncIterator[Connection]:
-        """Exclusive use of the write connection; the reader holds no snapshot meanwhile."""
+    async def _writer(self) -> AsyncIterator[Database]:
+        """Exclusive use of the writer; the reader holds no snapshot meanwhile."""
         async with self._write_lock:
             db = self._db()
             self._writing = True
@@ -279,74 +258,71 @@ class SQLiteStorage(FieldStorage):
                 self._writing = False
 
     @asynccontextmanager
-    async def _transaction(self, *, vault_errors: bool = True) -> AsyncIterator[Connection]:
+    async def _transaction(self) -> AsyncIterator[Database]:
         """One write transaction; writers are serialised so coroutines never interleave them.
-        SQLite's errors become vault's, unless ``vault_errors`` is false (``create()`` tells
-        them apart itself)."""
+        SQLite's errors become vault's."""
         async with self._writer() as db:
             try:
-                await db.execute_fetchall("BEGIN IMMEDIATE")
+                await db.run(_begin)
                 try:
                     yield db
-                    await db.execute_fetchall("COMMIT")
+                    await db.run(_end)
                 except BaseException:
-                    await db.rollback()
+                    await db.run(_rollback)
                     raise
             except sqlite3.Error as error:
-                if not vault_errors:
-                    raise
                 raise write_failure(error) from None
 
     async def _commit(self, *steps: Step) -> None:
-        """Run ``steps`` as one write transaction, committed when this returns.
-
-        vault's own connections take the whole transaction as one call (for FileStorage, one
-        hop to the connection's thread instead of one per statement, BEGIN and COMMIT
-        included). A plain aiosqlite connection, as a subclass's ``open()`` may set, takes the
-        same statements one call each.
-        """
+        """Run ``steps`` as one write transaction, committed when this returns: one call to
+        the writer (for FileStorage, one hop to its thread, BEGIN and COMMIT included)."""
         db = self._db()
         try:
-            if isinstance(db, InlineConnection) and not self._write_lock.locked():
+            if db.inline and not self._write_lock.locked():
                 # Nothing here awaits, so no other task can come between the statements: an
-                # in-memory write with no writer ahead of it skips the cost of the lock.
+                # inline write with no writer ahead of it skips the cost of the lock.
                 self._end_read()
-                _apply(steps, db.raw)
+                _apply(steps, db.writer)
                 return
-            if isinstance(db, ThreadedConnection | InlineConnection):
-                async with self._writer():
-                    await db.run(functools.partial(_apply, steps))
-                return
+            async with self._writer():
+                await db.run(functools.partial(_apply, steps))
         except sqlite3.Error as error:
             raise write_failure(error) from None
-        async with self._transaction() as conn:
-            for sql, params, many in steps:
-                await (conn.executemany if many else conn.execute_fetchall)(sql, params)
 
     def _reading(self) -> sqlite3.Cursor | None:
-        """The reader's cursor, ready for a query on the calling thread (see
-        :meth:`_use_reader`); ``None`` when reads go through ``self.conn``. Fetch every row a
-        query yields (all of vault's yield at most one, or use ``fetchall``), so that no
-        statement is left running to hold a read transaction past ``_end_read``."""
+        """The reader's cursor, ready for a query on the calling thread; ``None`` when the
+        read must wait (a write transaction is open and the reader would see it) or the
+        storage is not open. Fetch every row a query yields (all of vault's yield at most
+        one, or use ``fetchall``), so that no statement is left running to hold a read
+        transaction past ``_end_read``."""
         reader = self._reader
-        if reader is not None and not (self._writing or reader.in_transaction):
+        if reader is None:
+            return None
+        if self._writing:
+            return self._cursor if self._concurrent_reads else None
+        if not reader.in_transaction:
             reader.execute("BEGIN")
         return self._cursor
 
+    async def _wait_reading(self) -> sqlite3.Cursor:
+        """The reader's cursor once the read may run (see :meth:`_reading`)."""
+        self._db()  # raises if the storage is not open
+        async with self._write_lock:
+            cursor = self._reading()  # no write is running: no await until the read is done
+        if cursor is None:
+            raise StorageNotOpenError(f"{self!r} is not open; await open() first")
+        return cursor
+
     async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         try:
-            cursor = self._reading()
-            if cursor is None:
-                return list(await self._db().execute_fetchall(sql, params))
+            cursor = self._reading() or await self._wait_reading()
             return cursor.execute(sql, params).fetchall()
         except sqlite3.DatabaseError as error:
             raise read_failure(error) from None
 
     async def _fetchone(self, sql: str, params: Sequence[Any] = ()) -> Any:
         try:
-            cursor = self._reading()
-            if cursor is None:
-                return next(iter(await self._db().execute_fetchall(sql, params)), None)
+            cursor = self._reading() or await self._wait_reading()
             return cursor.execute(sql, params).fetchone()
         except sqlite3.DatabaseError as error:
             raise read_failure(error) from None
@@ -381,9 +357,10 @@ class SQLiteStorage(FieldStorage):
         async with self._transaction() as db:
             while rows:
                 params, names = layout.peer_params(rows)
-                await db.executemany(sql, params)
-                for step_sql, step_params, _ in self._username_steps(names, now):
-                    await db.executemany(step_sql, step_params)
+                steps = [(sql, params, True), *self._username_steps(names, now)]
+                await db.run(functools.partial(_run_steps, steps))
+                if db.inline:
+                    await asyncio.sleep(0)  # other tasks run between chunks
                 rows = chunk()
 
     async def update_usernames(self, usernames: Iterable[UsernameRow]) -> None:
@@ -512,19 +489,112 @@ class SQLiteStorage(FieldStorage):
         return int(row[0])
 
 
+def _run_steps(steps: Sequence[Step], conn: sqlite3.Connection) -> None:
+    for sql, params, many in steps:
+        if many:
+            conn.executemany(sql, params)
+        else:
+            conn.execute(sql, params)
+
+
 def _apply(steps: Sequence[Step], conn: sqlite3.Connection) -> None:
-    """Run ``steps`` on ``conn`` (autocommit mode) as one transaction, on its own thread."""
+    """Run ``steps`` on ``conn`` (autocommit mode) as one transaction."""
     if len(steps) == 1 and not steps[0][2]:
         conn.execute(steps[0][0], steps[0][1])  # a lone statement is a transaction by itself
         return
     conn.execute("BEGIN IMMEDIATE")
     try:
-        for sql, params, many in steps:
-            if many:
-                conn.executemany(sql, params)
-            else:
-                conn.execute(sql, params)
+        _run_steps(steps, conn)
         conn.execute("COMMIT")
     except BaseException:
         conn.rollback()
         raise
+
+
+def _begin(conn: sqlite3.Connection) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+
+
+def _end(conn: sqlite3.Connection) -> None:
+    conn.execute("COMMIT")
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    conn.rollback()
+
+
+def _create_schema(conn: sqlite3.Connection, new_layout: Layout, name: str) -> Layout:
+    """Create the schema in an empty database or migrate an older one, in one transaction;
+    return the database's layout."""
+    version: int | None = None
+    try:
+        conn.execute("PRAGMA secure_delete = ON")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            tables = {
+                row[0]
+                for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+            version_rows = (
+                [tuple(r) for r in conn.execute("SELECT number FROM version")]
+                if "version" in tables
+                else []
+            )
+            version = detect_version(tables, version_rows)
+            layout, statements = open_statements(version, new_layout)
+            if version is None:
+                log.debug("creating session schema version %d for %r", layout.version, name)
+            elif version != layout.version:
+                log.info(
+                    "migrating session %r from schema version %d to %d",
+                    name,
+                    version,
+                    layout.version,
+                )
+            for statement in statements:
+                conn.execute(statement)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.rollback()
+            raise
+    except (sqlite3.Error, UnicodeDecodeError) as error:
+        # UnicodeDecodeError: SQLite's message about a damaged schema quotes its bytes.
+        raise open_failure(error, version) from None
+    return layout
+
+
+def _purge_journal(conn: sqlite3.Connection) -> None:
+    """Remove the old page copies the journal keeps (see ``purge_stale_copies``)."""
+    mode = str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+    if mode == "wal":
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    elif mode in ("persist", "truncate"):
+        # Leaving these modes for DELETE removes the journal file; then the mode is restored.
+        conn.execute("PRAGMA journal_mode = DELETE").fetchall()
+        conn.execute(f"PRAGMA journal_mode = {mode.upper()}").fetchall()
+
+
+async def _adopt(conn: aiosqlite.Connection) -> Database:
+    """vault's own connections to the database of a subclass's aiosqlite connection, which is
+    closed: a file is reopened by its path, an in-memory database is copied (aiosqlite's
+    public ``backup()``)."""
+    rows = await conn.execute_fetchall("PRAGMA database_list")
+    path = next((str(row[2]) for row in rows if row[1] == "main"), "")
+    if path:
+        await conn.close()
+        database = Database.connect(path, threaded=True)
+        mode = str(database.writer.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+        reader = sqlite3.connect(path, check_same_thread=False)
+        database.add_reader(reader, concurrent=mode == "wal")
+        return database
+    # A plain in-memory database, read through its writer: a copy of a WAL file keeps WAL in
+    # its header, which SQLite's memdb VFS cannot open.
+    database = Database.connect(":memory:", threaded=False)
+    try:
+        await conn.backup(database.writer)
+    except BaseException:
+        await database.close()
+        raise
+    await conn.close()
+    database.add_reader(database.writer, concurrent=False)
+    return database

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 if TYPE_CHECKING:
-    from .base import StateRow
+    from .values import StateRow
 
 __all__ = [
     "UpdateState",
