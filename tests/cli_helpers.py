@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import random
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -97,6 +98,21 @@ def timed_run(*args: str | Path, env: dict[str, str] | None = None) -> float:
     done = run_cli(*args, env=env)
     assert done.returncode == 0, done.stderr
     return time.monotonic() - started
+
+
+def killed_run(*args: str | Path, delay: float, env: dict[str, str] | None = None) -> None:
+    """Start ``python -m vault ARGS`` and SIGKILL it after ``delay`` seconds (if still running)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vault", *map(str, args)],
+        env=env or cli_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    time.sleep(delay)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
 
 
 def kill_moments(run_seconds: float, kills: int, seed: int) -> list[float]:

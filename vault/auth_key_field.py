@@ -11,12 +11,14 @@ from .crypto import keyring_slot
 from .crypto.identity import SessionIdentity
 from .crypto.kdf import KdfParams
 from .crypto.keyset import Keyset
+from .crypto.peer_index import INDEX_KEY_SIZE, PeerIndex
+from .crypto.rng import random_bytes
 from .crypto.sealer import AuthKeySealer, is_plain_auth_key, parse_stored
 from .crypto.slots import Credentials
 from .crypto.wipe import wipe
 from .storage.base import Storage
 
-__all__ = ["SealedAuthKey", "purge_stale_copies", "stored_identity"]
+__all__ = ["SealedAuthKey", "new_index_key", "purge_stale_copies", "stored_identity"]
 
 
 class SealedAuthKey:
@@ -34,6 +36,25 @@ class SealedAuthKey:
         self.inner = inner
         self.sealer = sealer
         self.lock = asyncio.Lock()
+        #: Whether the stored envelope holds the sealer's index key (if it has one).
+        self._index_stored = False
+        self._peer_index: PeerIndex | None = None
+
+    @property
+    def peer_index(self) -> PeerIndex | None:
+        """The blind index over the sealer's index key (``None``: the peer cache is plain)."""
+        if self._peer_index is None:
+            key = self.sealer.index_key
+            if key is not None:
+                self._peer_index = PeerIndex(key)
+        return self._peer_index
+
+    def close(self) -> None:
+        """Wipe the sealer and the index key; the field cannot be used afterwards."""
+        if self._peer_index is not None:
+            self._peer_index.wipe()
+            self._peer_index = None
+        self.sealer.close()
 
     @classmethod
     async def open(
@@ -45,17 +66,20 @@ class SealedAuthKey:
         *,
         rebind: bool = False,
         accept_plaintext: bool = False,
+        seal_peers: bool = False,
     ) -> SealedAuthKey:
         """The field of the open storage ``inner``: unlocked with ``creds`` if it holds an
         envelope (authenticated now, with the identity fields stored next to it; re-sealed if
         of version 1, or, with ``rebind``, bound to another name or identity), a new vault if
         it holds nothing. A plaintext key is sealed under a new vault and purged only with
-        ``accept_plaintext``, and refused otherwise (see :func:`parse_stored`)."""
+        ``accept_plaintext``, and refused otherwise (see :func:`parse_stored`). A new vault
+        gets a fresh peer index key if ``seal_peers``; an existing one keeps what it holds."""
         stored = await inner.auth_key()
         identity = await stored_identity(inner)
         if stored is None or (accept_plaintext and is_plain_auth_key(stored)):
             keyset = await to_thread(Keyset.create, creds, kdf)
-            field = cls(inner, AuthKeySealer(keyset, name, identity))
+            sealer = AuthKeySealer(keyset, name, identity, index_key=new_index_key(seal_peers))
+            field = cls(inner, sealer)
             if stored is not None:
                 async with field.lock:
                     await field.write(bytes(stored), purge=True)
@@ -65,10 +89,20 @@ class SealedAuthKey:
         keyset = await to_thread(Keyset.unlock, header, creds)
         field = cls(inner, AuthKeySealer(keyset, name, identity))
         plain = field.sealer.open(stored, rebind=True)
+        field._index_stored = field.sealer.index_key is not None
         if field.sealer.needs_rebind(stored):
             async with field.lock:
                 await field.write(plain)
         return field
+
+    async def store_index_key(self) -> None:
+        """Make sure the stored envelope holds the sealer's index key (a new vault's is sealed
+        only with the first write), before anything indexed under it is stored."""
+        if self.sealer.index_key is None or self._index_stored:
+            return
+        async with self.lock:
+            if not self._index_stored:
+                await self.write(await self.read())
 
     async def read(self) -> bytes | None:
         """The auth key, or ``None`` if the session holds none. An envelope other than the one
@@ -76,10 +110,9 @@ class SealedAuthKey:
         stored = await self.inner.auth_key()
         if stored is None:
             return None
-        plain = self.sealer.cached(stored)
-        if plain is None:
-            plain = self.sealer.open(stored, identity=await stored_identity(self.inner))
-        return plain
+        if self.sealer.is_cached(stored):
+            return self.sealer.open(stored)
+        return self.sealer.open(stored, identity=await stored_identity(self.inner))
 
     async def read_settled(self) -> bytes | None:
         """:meth:`read` for callers not holding :attr:`lock`: an envelope other than the cached
@@ -88,11 +121,10 @@ class SealedAuthKey:
         stored = await self.inner.auth_key()
         if stored is None:
             return None
-        plain = self.sealer.cached(stored)
-        if plain is None:
-            async with self.lock:
-                plain = await self.read()
-        return plain
+        if self.sealer.is_cached(stored):
+            return self.sealer.open(stored)
+        async with self.lock:
+            return await self.read()
 
     async def read_identity(self, name: str) -> Any:
         """The identity field ``name`` of the inner storage (callers do not hold :attr:`lock`),
@@ -131,19 +163,26 @@ class SealedAuthKey:
         self, value: bytes | None, *, sealer: AuthKeySealer | None = None, purge: bool = False
     ) -> None:
         """Seal (with ``sealer``, by default this field's) and store ``value`` (callers hold
-        :attr:`lock`). With ``purge``, ask the inner storage to drop stale copies of what was
-        there: needed when that was a plaintext key or an envelope under a retired data key;
-        an older envelope under the same data key reveals nothing, so ordinary writes skip it."""
+        :attr:`lock`); with an index key, ``None`` stores an envelope holding only that. With
+        ``purge``, ask the inner storage to drop stale copies of what was there: needed when
+        that was a plaintext key or an envelope under a retired data key; an older envelope
+        under the same data key reveals nothing, so ordinary writes skip it."""
         sealer = sealer or self.sealer
         self.sealer.forget()
-        if value is None:
+        if value is None and sealer.index_key is None:
             await self.inner.auth_key(None)
         else:
             envelope = sealer.seal(value)
             await _store_pending_keyring(sealer.keyset)
             await self.inner.auth_key(envelope)
+            self._index_stored = sealer.index_key is not None
         if purge:
             await purge_stale_copies(self.inner)
+
+
+def new_index_key(seal_peers: bool) -> bytes | None:
+    """A fresh peer index key for a new vault if ``seal_peers``, else ``None``."""
+    return random_bytes(INDEX_KEY_SIZE) if seal_peers else None
 
 
 async def stored_identity(inner: Storage) -> SessionIdentity:

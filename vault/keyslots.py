@@ -179,7 +179,7 @@ class KeySlots:
                         candidate.rotate()
 
                 await asyncio.to_thread(apply)
-                if plain is not None:
+                if plain is not None or sealer.index_key is not None:
                     await field.write(plain, sealer=sealer, purge=True)
             except BaseException:
                 sealer.close()

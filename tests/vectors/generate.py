@@ -14,6 +14,9 @@ session string for ``purpose: session-string``. Keys:
   envelope when the reader opens it (absent: not stored); a version 2 envelope binds them;
 * ``plaintext``: for ``success``, the hex of the decrypted bytes;
 * ``data-key``: for ``success``, the hex of the data key that any slot unwraps;
+* ``index-key``: for an auth-key payload holding one (format v2), the hex of the peer index key;
+* ``index-username`` / ``index-username-token`` and ``index-phone`` / ``index-phone-token``: a
+  value as a client looks it up and the blind-index token stored for it under ``index-key``;
 * ``comment``.
 
 Randomness comes from a seeded SHA-256 stream (``vault.crypto.rng._deterministic``), so running
@@ -32,12 +35,14 @@ from pathlib import Path
 from typing import Any
 
 from vault.crypto import rng
-from vault.crypto.envelope import CHECK_SIZE, Header, Purpose, seal
+from vault.crypto.aead import Aead
+from vault.crypto.envelope import CHECK_SIZE, Header, Purpose, _aad, seal
 from vault.crypto.identity import IDENTITY_SIZE, NO_IDENTITY, SessionIdentity
 from vault.crypto.kdf import CHEAP_KDF, DEFAULT_KDF, KdfParams
 from vault.crypto.keyring_slot import DEFAULT_SERVICE as KEYRING_SERVICE
 from vault.crypto.keyring_slot import entry_name
 from vault.crypto.keyset import Keyset
+from vault.crypto.peer_index import PeerIndex
 from vault.crypto.slots import Credentials
 from vault.crypto.strings import _encode
 from vault.session_string import ENCRYPTED_PREFIX, SessionData, pack_session
@@ -49,6 +54,8 @@ PASSPHRASE = "correct horse battery staple"
 RAW_KEY = bytes(range(32))
 SESSION = "my_account"
 AUTH_KEY = hashlib.sha256(b"auth key").digest() * 8
+INDEX_KEY = hashlib.sha256(b"peer index key").digest()
+USERNAME, PHONE = "@Alice_Bob", "+1 555 0100"
 DATA = SessionData(
     dc_id=4, api_id=12345, test_mode=False, auth_key=AUTH_KEY, user_id=777000, is_bot=False
 )
@@ -72,6 +79,7 @@ class Vector:
     keyring: tuple[str, bytes] | None = None
     #: The session fields stored next to an auth-key envelope.
     stored: SessionIdentity = NO_IDENTITY
+    index_key: bytes | None = None
 
     def render(self) -> str:
         lines = [f"expect: {self.expect}", f"purpose: {self.purpose}"]
@@ -100,6 +108,15 @@ class Vector:
             lines.append(f"plaintext: {self.plaintext.hex()}")
         if self.data_key is not None:
             lines.append(f"data-key: {self.data_key.hex()}")
+        if self.index_key is not None:
+            index = PeerIndex(self.index_key)
+            lines += [
+                f"index-key: {self.index_key.hex()}",
+                f"index-username: {USERNAME}",
+                f"index-username-token: {index.username(USERNAME)}",
+                f"index-phone: {PHONE}",
+                f"index-phone-token: {index.phone(PHONE)}",
+            ]
         lines.append(f"comment: {self.comment}")
         return "\n".join(lines) + "\n\n" + self.body + "\n"
 
@@ -125,6 +142,7 @@ def _seal(
     kdf: KdfParams = CHEAP_KDF,
     version: int = 1,
     identity: SessionIdentity = NO_IDENTITY,
+    any_size: bool = False,
 ) -> Sealed:
     creds = Credentials.from_args(
         passphrase=PASSPHRASE if passphrase else None,
@@ -135,13 +153,18 @@ def _seal(
     with installed_keyring(DictKeyring()), rng._deterministic(seed.encode()):
         keyset = Keyset.create(creds, kdf)
         header = Header(keyset.vault_id, binding, keyset.slots, identity, version)
-        envelope = seal(header, keyset._live_dek(), purpose, plaintext)
+        if any_size:  # a payload size the writer refuses for this version
+            head = header.encode()
+            body = head + Aead(keyset._live_dek()).encrypt(plaintext, _aad(purpose, head))
+            envelope = recheck(body + bytes(CHECK_SIZE))
+        else:
+            envelope = seal(header, keyset._live_dek(), purpose, plaintext)
     secret = bytes(keyset.pending_keyring[0][1]) if keyring else None
     return Sealed(envelope, bytes(keyset._live_dek()), secret)
 
 
-def sealed_auth_key(seed: str, **options: Any) -> Sealed:
-    return _seal(seed, Purpose.AUTH_KEY, SESSION.encode(), AUTH_KEY, **options)
+def sealed_auth_key(seed: str, plaintext: bytes = AUTH_KEY, **options: Any) -> Sealed:
+    return _seal(seed, Purpose.AUTH_KEY, SESSION.encode(), plaintext, **options)
 
 
 def sealed_string(seed: str, **options: Any) -> Sealed:
@@ -353,6 +376,7 @@ def vectors() -> list[Vector]:
             key=RAW_KEY,
         ),
     ]
+    out += index_key_vectors()
     string = sealed_string("string")
     default = sealed_string("default", kdf=DEFAULT_KDF)
     raw = string.envelope
@@ -514,6 +538,46 @@ def identity_vectors(v1: bytes) -> list[Vector]:
     return out + [
         Vector(name, expect, "auth-key", as_hex(body), comment, stored=stored)
         for name, expect, body, stored, comment in failing
+    ]
+
+
+def index_key_vectors() -> list[Vector]:
+    """Version 2 payloads with the peer index key ("v2: peer index key"), bound to the
+    identity stored alike; version 1 may not hold one."""
+    v1_index = sealed_auth_key("version 1 index key", AUTH_KEY + INDEX_KEY, any_size=True)
+    v2 = {"version": 2, "identity": IDENTITY}
+    both = sealed_auth_key("index key", AUTH_KEY + INDEX_KEY, **v2)
+    only = sealed_auth_key("index key only", bytes(256) + INDEX_KEY, **v2)
+    return [
+        Vector(
+            "auth_key_v2_index_key",
+            "success",
+            "auth-key",
+            as_hex(both.envelope),
+            "version 2 payload: auth key || peer index key (288 bytes)",
+            plaintext=AUTH_KEY + INDEX_KEY,
+            data_key=both.data_key,
+            index_key=INDEX_KEY,
+            stored=IDENTITY,
+        ),
+        Vector(
+            "auth_key_v2_index_key_only",
+            "success",
+            "auth-key",
+            as_hex(only.envelope),
+            "version 2 payload of a session not logged in yet: all-zero auth key || index key",
+            plaintext=bytes(256) + INDEX_KEY,
+            data_key=only.data_key,
+            index_key=INDEX_KEY,
+            stored=IDENTITY,
+        ),
+        Vector(
+            "auth_key_v1_index_key",
+            "corrupted",
+            "auth-key",
+            as_hex(v1_index.envelope),
+            "version 1 with a 288-byte payload: only version 2 may hold an index key",
+        ),
     ]
 
 

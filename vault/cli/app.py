@@ -221,6 +221,14 @@ async def _remove_key(args: argparse.Namespace, out: Report) -> None:
     )
 
 
+async def _seal_peers(args: argparse.Namespace, out: Report) -> None:
+    creds = Credentials(args)
+    creds.check()
+    await _each_target(
+        args, out, lambda target: session_commands.seal_peers(target, creds, rebind=args.rebind)
+    )
+
+
 async def _export(args: argparse.Namespace, out: Report) -> None:
     creds = Credentials(args)
     creds.check()
@@ -407,6 +415,21 @@ def _slot_commands(commands: Subparsers) -> None:
     )
     p.add_argument("path", nargs="?", metavar="PATH")
     p.add_argument("slot", metavar="SLOT", help="the slot's id as `info` shows it (e.g. p3fa9c1)")
+    add_credential_options(p)
+    _add_rebind(p)
+    add_mongo_options(p)
+
+    p = _command(
+        commands,
+        "seal-peers",
+        _seal_peers,
+        "seal the peer cache of encrypted session files",
+        "Replace the usernames and phone numbers cached in encrypted session files by keyed "
+        "tokens (lookups keep working; sessions made or encrypted by this version already "
+        "are). A verified copy atomically replaces each file, as for decrypt: nothing plain "
+        "is left in the new file, its WAL or free pages.",
+    )
+    p.add_argument("paths", nargs="*", metavar="PATH", help="encrypted session files")
     add_credential_options(p)
     _add_rebind(p)
     add_mongo_options(p)

@@ -11,6 +11,7 @@ client has it open.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import sys
 from typing import Any
@@ -25,6 +26,8 @@ from ..storage import Storage
 from .credentials import Credentials, PassphraseSource, new_passphrase_source, read_new_key
 from .describe import info_facts, render
 from .exits import CliError, Exit
+from .peer_cache import seal_cached_rows
+from .sessionfile import SessionFile
 from .slot_ids import find_slot, slot_ids
 from .target import SessionView, Target
 from .vaults import (
@@ -46,6 +49,7 @@ __all__ = [
     "info",
     "passwd",
     "remove_key",
+    "seal_peers",
     "slot_summary",
     "warn",
 ]
@@ -88,7 +92,9 @@ async def encrypt(target: AnyTarget, creds: Credentials) -> str:
             )
         new = creds.new_kwargs()
         # In place: a changed copy would leave the plaintext key in the replaced file's blocks.
-        outcome = await target.change_in_place(editing(migrating(new), unchanged(new)))
+        # A session file's peer cache is sealed in the same transaction (Outcome.peer_index).
+        opener = migrating({**new, "seal_peers": target.seals_stored_peers})
+        outcome = await target.change_in_place(editing(opener, unchanged(new)))
     return (
         f"encrypted {target} ({slot_summary(outcome.slots)}); in your code, open it with "
         f"EncryptedStorage({target.storage_code}, {_unlock_code(outcome.slots)})"
@@ -105,6 +111,31 @@ def _unlock_code(slots: tuple[Slot, ...]) -> str:
                 "keyring=True" if slot.service == DEFAULT_SERVICE else f"keyring={slot.service!r}"
             )
     return "key=..."
+
+
+async def seal_peers(target: AnyTarget, creds: Credentials, *, rebind: bool = False) -> str:
+    """Seal the peer cache of an encrypted session: give it an index key and replace every
+    stored username and phone number by its token (in the verified copy a change makes)."""
+    if not target.seals_stored_peers:
+        raise CliError(
+            Exit.REFUSED,
+            f"seal-peers works on session files; {target} is not one (its cache stays plain)",
+        )
+    with target.locked():
+        view = await target.view()
+        _require_encrypted(target, view)
+        if view.peers_sealed:
+            return f"skipped {target}: its peer cache is already sealed"
+
+        async def change(storage: EncryptedStorage) -> dict[str, Any]:
+            await storage.seal_peer_cache()
+            index, inner = storage.peer_index, storage.inner
+            if index is not None and isinstance(inner, SessionFile):
+                await asyncio.to_thread(seal_cached_rows, inner.database, index)
+            return creds.unlock_kwargs()
+
+        await target.change(editing(unlocking(creds.unlock_kwargs(), rebind=rebind), change))
+    return f"sealed the peer cache of {target}: usernames and phone numbers are now tokens"
 
 
 async def decrypt(target: AnyTarget, creds: Credentials, *, rebind: bool = False) -> str:

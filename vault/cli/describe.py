@@ -52,6 +52,7 @@ def info_facts(view: SessionView) -> dict[str, Any]:
         "encrypted": view.encrypted,
         "encryption": _encryption_facts(view.header),
         "has_auth_key": view.has_auth_key,
+        "peers_sealed": view.peers_sealed,
         **view.fields,
         **view.counts,
     }
@@ -59,6 +60,12 @@ def info_facts(view: SessionView) -> dict[str, Any]:
 
 def _yes_no(value: object) -> str:
     return "-" if value is None else ("yes" if value else "no")
+
+
+def _peer_cache(facts: dict[str, Any]) -> str:
+    if facts["peers_sealed"]:
+        return "sealed (usernames and phone numbers stored as tokens)"
+    return "plain (usernames and phone numbers readable)"
 
 
 def render(facts: dict[str, Any], head: list[str], target: str) -> str:
@@ -105,5 +112,6 @@ def render(facts: dict[str, Any], head: list[str], target: str) -> str:
         f"last saved:     {saved}",
         f"peers cached:   {facts['peers']} (usernames {facts['usernames']}, "
         f"update states {facts['update_states']})",
+        f"peer cache:     {_peer_cache(facts)}",
     ]
     return "\n".join(lines)

@@ -32,6 +32,8 @@ __all__ = ["FileTarget"]
 class FileTarget(Target[Snapshot]):
     """The session file at ``path``."""
 
+    seals_stored_peers = True
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self.name = session_name(path)
@@ -87,14 +89,18 @@ class FileTarget(Target[Snapshot]):
         reaches the disk, so no copy of the plaintext key is left in a removed file), and any
         failure there leaves the file exactly as it was. Only then is the auth key field the
         edit left written into the file itself by :func:`~vault.cli.rewrite.overwrite_auth_key`
-        (one transaction; a crash leaves the old or the new field), and the result checked:
-        the same auth key, and the plaintext key nowhere in the file if it is now sealed."""
+        (with the cached usernames and phone numbers sealed under the outcome's peer index, in
+        the same transaction; a crash leaves the old or the new session), and the result
+        checked: the same auth key, and the plaintext key nowhere in the file if it is now
+        sealed."""
         others = self._other_links()
         copy = Snapshot(self.path, self.name)
         async with edit(copy) as outcome:
             field = await copy.auth_key()
-        await overwrite_auth_key(self.path, field)
-        if outcome.key != await read_auth_key(Snapshot(self.path, self.name), **outcome.check):
+            # Inside the edit: the peer index is wiped when its vault closes.
+            await overwrite_auth_key(self.path, field, outcome.peer_index)
+        stored = await read_auth_key(Snapshot(self.path, self.name), **outcome.check)
+        if outcome.key != (stored or b""):
             raise CliError(
                 Exit.INTERNAL,
                 f"{self.path} did not give back the same auth key after the change; restore it "

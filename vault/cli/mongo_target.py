@@ -170,7 +170,7 @@ class MongoTarget(Target[MongoSnapshot]):
             async with edit(inner) as outcome:
                 try:
                     snapshot = await self.snapshot()
-                    same = await read_auth_key(snapshot, **outcome.check) == outcome.key
+                    same = (await read_auth_key(snapshot, **outcome.check) or b"") == outcome.key
                 except Exception:
                     same = False
                 if not same:

@@ -15,8 +15,10 @@ import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from ..crypto.peer_index import PeerIndex
 from .atomic import remove_stale_temps, remove_with_side_files, replace, scan_for, temp_path
 from .exits import CliError, Exit
+from .peer_cache import seal_rows
 
 __all__ = ["Step", "copy_database", "overwrite_auth_key", "rewrite"]
 
@@ -56,16 +58,20 @@ async def rewrite(
         remove_with_side_files(temp)
 
 
-async def overwrite_auth_key(path: Path, value: bytes | None) -> None:
+async def overwrite_auth_key(
+    path: Path, value: bytes | None, peer_index: PeerIndex | None = None
+) -> None:
     """Store ``value`` in the auth key field of the session file ``path`` itself, overwriting
     the old value where it lies: ``secure_delete`` zeroes its freed bytes, and the write goes
     through the write-ahead log (a rollback journal would keep a copy of the old page in a
-    deleted file), which is then checkpointed and truncated. One transaction: a crash leaves
-    the old or the new value. Call it while holding :func:`~vault.cli.atomic.locked`."""
-    await asyncio.to_thread(_overwrite, path, value)
+    deleted file), which is then checkpointed and truncated. With ``peer_index``, the cached
+    usernames and phone numbers are replaced by their tokens the same way. One transaction: a
+    crash leaves the old or the new session. Call it while holding
+    :func:`~vault.cli.atomic.locked`."""
+    await asyncio.to_thread(_overwrite, path, value, peer_index)
 
 
-def _overwrite(path: Path, value: bytes | None) -> None:
+def _overwrite(path: Path, value: bytes | None, peer_index: PeerIndex | None) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute("PRAGMA secure_delete = ON")
@@ -76,7 +82,16 @@ def _overwrite(path: Path, value: bytes | None) -> None:
                 "could not be overwritten safely; nothing was changed",
             )
         conn.execute("PRAGMA synchronous = FULL")
-        conn.execute("UPDATE sessions SET auth_key = ?", (value,))
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("UPDATE sessions SET auth_key = ?", (value,))
+            if peer_index is not None:
+                seal_rows(conn, peer_index)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         conn.close()

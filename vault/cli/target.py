@@ -15,9 +15,10 @@ import abc
 import contextlib
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from ..crypto.envelope import Header, Purpose, classify_auth_key, parse
+from ..crypto.sealer import holds_index_key
 from ..errors import CorruptedError
 from ..session_string import SessionData
 from ..storage import Storage
@@ -53,6 +54,8 @@ class SessionView:
     has_auth_key: bool
     fields: dict[str, Any]  # INFO_FIELDS
     counts: dict[str, int]  # keyed as CACHE_TABLES
+    #: Whether the peer cache stores tokens in place of usernames and phone numbers.
+    peers_sealed: bool = False
 
     @property
     def encrypted(self) -> bool:
@@ -70,6 +73,8 @@ class Target(abc.ABC, Generic[SnapshotT]):
     cli_args: str
     #: How Python code makes the session's bare storage (for the hint after ``encrypt``).
     storage_code: str
+    #: Whether the commands seal the peer rows this kind of target stores (session files).
+    seals_stored_peers: bool = False
 
     def __str__(self) -> str:
         return self.label
@@ -123,7 +128,14 @@ class Target(abc.ABC, Generic[SnapshotT]):
                 has_auth_key=stored is not None,
                 fields={field: await getattr(snapshot, field)() for field in INFO_FIELDS},
                 counts=await self._counts(snapshot),
+                peers_sealed=_peers_sealed(stored),
             )
+
+
+def _peers_sealed(stored: object) -> bool:
+    if classify_auth_key(stored) != "sealed":
+        return False
+    return holds_index_key(parse(bytes(cast(bytes, stored)), Purpose.AUTH_KEY))
 
 
 def stored_header(stored: object, where: object) -> Header | None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..crypto.peer_index import PeerIndex
 from ..crypto.slots import Slot
 from ..encrypted import EncryptedStorage
 from ..errors import RebindNeededError
@@ -35,11 +36,13 @@ __all__ = [
 @dataclass(frozen=True)
 class Outcome:
     """What an edit left: the auth key the result must give, the credentials that must open
-    it (``{}``: the key is now stored in the clear) and the key slots after the edit."""
+    it (``{}``: the key is now stored in the clear), the key slots after the edit and the
+    vault's peer index (``None``: its peer cache is plain; usable only inside the edit)."""
 
     key: bytes = field(repr=False)
     check: dict[str, Any] = field(repr=False)
     slots: tuple[Slot, ...] = ()
+    peer_index: PeerIndex | None = field(default=None, repr=False)
 
     @property
     def sealed(self) -> bool:
@@ -123,10 +126,10 @@ def editing(opener: Opener, change: Change) -> Edit:
     @asynccontextmanager
     async def edit(inner: Storage) -> AsyncIterator[Outcome]:
         async with opener(inner) as storage:
-            key = await storage.auth_key()
-            assert key is not None  # an encrypted session always holds a key
+            # b"": an encrypted session not logged in (its envelope holds the peer index key).
+            key = await storage.auth_key() or b""
             check = await change(storage)
-            yield Outcome(key, check, storage.key_slots)
+            yield Outcome(key, check, storage.key_slots, storage.peer_index)
 
     return edit
 
@@ -144,7 +147,7 @@ async def read_auth_key(storage: Storage, **kwargs: Any) -> bytes | None:
 async def check_same_key(temp: Path, name: str, expected: bytes, **kwargs: Any) -> None:
     """Open the copy ``temp`` (encrypted when ``kwargs`` carry credentials) and check that it
     yields the ``expected`` auth key."""
-    if await read_auth_key(SessionFile(temp, name), **kwargs) != expected:
+    if (await read_auth_key(SessionFile(temp, name), **kwargs) or b"") != expected:
         raise CliError(
             Exit.INTERNAL,
             "the new copy did not give back the same auth key; the original file was left "

@@ -31,6 +31,7 @@ from typing import Literal, TypeAlias
 from ..errors import CorruptedError, UnsupportedFormatError
 from .aead import OVERHEAD, Aead
 from .identity import IDENTITY_SIZE, NO_IDENTITY, SessionIdentity
+from .peer_index import INDEX_KEY_SIZE
 from .slots import Slot, parse_slot, slot_body
 
 __all__ = [
@@ -46,12 +47,15 @@ __all__ = [
     "classify_auth_key",
     "is_envelope",
     "parse",
+    "payload_sizes",
     "seal",
 ]
 
 MAGIC = b"SVLT"
 VERSION = 2
-#: Versions this reader opens: 1 (no identity in the header) and 2.
+#: Versions this reader opens: 1 (no identity in the header; an auth key's payload is the key)
+#: and 2 (an identity in the header; the payload may also hold the peer index key, see
+#: :func:`payload_sizes`).
 READABLE_VERSIONS = frozenset({1, 2})
 VAULT_ID_SIZE = 16
 CHECK_SIZE = 16
@@ -119,6 +123,15 @@ class Envelope:
             ) from None
 
 
+def payload_sizes(purpose: Purpose, version: int = VERSION) -> tuple[int, ...]:
+    """The plaintext sizes an envelope of ``version`` may hold for ``purpose``. From version 2
+    an auth-key payload may be ``auth key (256) || index key (32)``: 256 or 288 bytes (an
+    all-zero auth key stands for none; ``docs/format.md``, "v2: peer index key")."""
+    if purpose is Purpose.AUTH_KEY and version >= 2:
+        return (purpose.size, purpose.size + INDEX_KEY_SIZE)
+    return (purpose.size,)
+
+
 def _aad(purpose: Purpose, header_bytes: bytes) -> bytes:
     return b"session-vault/v1/" + purpose.label.encode("ascii") + b"\x00" + header_bytes
 
@@ -129,7 +142,7 @@ def _check(data: bytes) -> bytes:
 
 def seal(header: Header, dek: bytearray, purpose: Purpose, plaintext: bytes) -> bytes:
     """Encrypt ``plaintext`` into a complete envelope under ``header``."""
-    if len(plaintext) != purpose.size:
+    if len(plaintext) not in payload_sizes(purpose, header.version):
         raise ValueError(f"a {purpose.label} is {purpose.size} bytes, got {len(plaintext)}")
     header_bytes = header.encode()
     body = header_bytes + Aead(dek).encrypt(plaintext, _aad(purpose, header_bytes))
@@ -205,7 +218,7 @@ def parse(data: bytes, purpose: Purpose) -> Envelope:
         kind, size = _SLOT_HEAD.unpack(reader.take(_SLOT_HEAD.size))
         slots.append(parse_slot(kind, reader.take(size)))
     header_end = reader.offset
-    if len(body) - header_end != OVERHEAD + purpose.size:
+    if len(body) - header_end - OVERHEAD not in payload_sizes(purpose, version):
         raise CorruptedError(
             f"the encrypted payload has the wrong size for a {purpose.label}; the data was "
             "modified or belongs to another field"
