@@ -211,6 +211,10 @@ def test_a_session_not_logged_in_keeps_its_index_key(tmp_path: Path) -> None:
     session.close()
     check_lookups(encrypted(tmp_path / "acct"))
     assert plain_values(tmp_path / "acct.session") == {}
+    decrypt_session_file(tmp_path / "acct", passphrase=PASSPHRASE)  # Telethon's "no key"
+    telethon = SQLiteSession(str(tmp_path / "acct"))
+    assert not telethon.auth_key
+    telethon.close()
 
 
 def plaintext_with_entities(name: Path) -> Path:
