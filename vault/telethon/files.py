@@ -160,10 +160,7 @@ def encrypt_session_file(
         sealer = AuthKeySealer(keyset, session_name(path), index_key=new_index_key(seal_peers))
         try:
             conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("BEGIN IMMEDIATE")
-            if _read_key(conn) != stored:
-                conn.execute("ROLLBACK")
-                raise SessionInUseError(f"{path} was changed while encrypting; retry")
+            _begin(conn, path, stored, "encrypting")
             _store_envelope(conn, sealer, stored)
             if "tmp_auth_key" in columns:  # Telethon >= 1.40; a temporary key is a secret too
                 conn.execute("UPDATE sessions SET tmp_auth_key = x''")
@@ -194,26 +191,15 @@ def seal_session_entities(
     """
     path = session_path(name)
     with _connect(path) as conn:
-        _check_layout(conn, path)
-        stored = _read_key(conn)
-        if not stored or is_plain_auth_key(stored):
-            raise InvalidValueError(
-                f"the auth key in {path} is not encrypted; encrypt_session_file() seals the "
-                "entity cache with it"
-            )
-        sealer = _unlocked(
-            stored, path, passphrase=passphrase, keyring=keyring, key=key, kdf_budget=kdf_budget
-        )
+        hint = "; encrypt_session_file() seals the entity cache with it"
+        stored, sealer = _unlocked(conn, path, passphrase, keyring, key, kdf_budget, hint)
         try:
             plain = sealer.open(stored)
             if sealer.index_key is not None:
                 return False
             sealer.set_index_key(new_index_key(True) or b"")
             conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("BEGIN IMMEDIATE")
-            if _read_key(conn) != stored:
-                conn.execute("ROLLBACK")
-                raise SessionInUseError(f"{path} was changed while sealing; retry")
+            _begin(conn, path, stored, "sealing")
             _store_envelope(conn, sealer, plain)
             conn.execute("COMMIT")
         finally:
@@ -235,19 +221,34 @@ def _store_envelope(conn: sqlite3.Connection, sealer: AuthKeySealer, plain: byte
             index.wipe()
 
 
-def _unlocked(
-    stored: bytes,
+def _unlocked(  # noqa: PLR0917  # the public functions' arguments, passed on
+    conn: sqlite3.Connection,
     path: Path,
-    *,
     passphrase: Passphrase | None,
     keyring: bool | str,
     key: bytes | None,
     kdf_budget: KdfBudget,
-) -> AuthKeySealer:
-    """The sealer of the encrypted file ``path``, unlocked (the envelope not yet opened)."""
+    hint: str = "",
+) -> tuple[bytes, AuthKeySealer]:
+    """The envelope of the encrypted file ``path`` and its sealer, unlocked (the envelope
+    not opened yet); :class:`~vault.errors.InvalidValueError` (then ``hint``) if the file
+    is not encrypted."""
+    _check_layout(conn, path)
+    stored = _read_key(conn)
+    if not stored or is_plain_auth_key(stored):
+        raise InvalidValueError(f"the auth key in {path} is not encrypted{hint}")
     header = parse_stored(stored, session_name(path)).header
     keyset = unlock_keyset(header, passphrase, keyring, key, kdf_budget)
-    return AuthKeySealer(keyset, session_name(path))
+    return stored, AuthKeySealer(keyset, session_name(path))
+
+
+def _begin(conn: sqlite3.Connection, path: Path, stored: bytes, doing: str) -> None:
+    """Start the write transaction; :class:`~vault.errors.SessionInUseError` if the stored
+    auth key changed since it was read."""
+    conn.execute("BEGIN IMMEDIATE")
+    if _read_key(conn) != stored:
+        conn.execute("ROLLBACK")
+        raise SessionInUseError(f"{path} was changed while {doing}; retry")
 
 
 def decrypt_session_file(
@@ -271,19 +272,10 @@ def decrypt_session_file(
     """
     path = session_path(name)
     with _connect(path) as conn:
-        _check_layout(conn, path)
-        stored = _read_key(conn)
-        if not stored or is_plain_auth_key(stored):
-            raise InvalidValueError(f"the auth key in {path} is not encrypted")
-        sealer = _unlocked(
-            stored, path, passphrase=passphrase, keyring=keyring, key=key, kdf_budget=kdf_budget
-        )
+        stored, sealer = _unlocked(conn, path, passphrase, keyring, key, kdf_budget)
         try:
             plain = sealer.open(stored)
-            conn.execute("BEGIN IMMEDIATE")
-            if _read_key(conn) != stored:
-                conn.execute("ROLLBACK")
-                raise SessionInUseError(f"{path} was changed while decrypting; retry")
+            _begin(conn, path, stored, "decrypting")
             # b"" is how Telethon itself stores "no auth key" (an envelope of an index only).
             conn.execute("UPDATE sessions SET auth_key = ?", (b"" if plain is None else plain,))
             if sealer.index_key is not None:
