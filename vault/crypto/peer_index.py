@@ -8,11 +8,11 @@ find the peer again, and reveals nothing about the value to someone without the 
     token = lowercase hex( HMAC-SHA256(index_key, label || 0x00 || normalised value)[:16] )
 
 with ``label`` ``b"session-vault/peer-index/v1/username"``,
-``b"session-vault/peer-index/v1/phone"`` or (Telethon's entity cache, which also keeps display
-names) ``b"session-vault/peer-index/v1/name"``. Usernames are normalised as Pyrogram-family clients
-do before a lookup (lower-case; ``@``, ``+`` and whitespace removed), phone numbers to their
-digits, so every lookup a client makes today still finds the peer; names are taken as they
-are (Telethon looks them up exactly). Tokens are 32 lower-case hex
+``b"session-vault/peer-index/v1/phone"`` or ``b"session-vault/peer-index/v1/name"`` (for
+Telethon's entity cache, which also keeps display names). Usernames are normalised as
+Pyrogram-family clients do before a lookup (lower-case; ``@``, ``+`` and whitespace removed),
+phone numbers to their digits, so every lookup a client makes today still finds the peer;
+names are taken as they are (Telethon looks them up exactly). Tokens are 32 lower-case hex
 characters: unchanged by a backend that lower-cases usernames.
 """
 
