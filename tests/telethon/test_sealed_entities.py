@@ -16,6 +16,7 @@ import pytest
 
 pytest.importorskip("telethon")
 
+from telethon import TelegramClient
 from telethon.sessions import MemorySession, SQLiteSession
 from telethon.tl import types
 
@@ -288,3 +289,13 @@ def test_the_format_vectors_of_the_telethon_forms() -> None:
         assert getattr(tokens, kind)(value) == form
     assert tokens.username("alice_bob") == "t" + tokens.index.username("@Alice_Bob")[:31]
     assert re.fullmatch(r"[1-9][0-9]{17}", tokens.phone("15550100"))
+
+
+async def test_a_client_resolves_from_the_sealed_cache_offline(tmp_path: Path) -> None:
+    session = logged_in(encrypted(tmp_path / "acct"))
+    fill(session)
+    client = TelegramClient(session, 12345, "0123456789abcdef0123456789abcdef")
+    found = types.InputPeerUser(7_000_007, 1007)
+    for key in ("@vaultuser0007", "https://t.me/VaultUser0007", "+999555000007", 7_000_007):
+        assert await client.get_input_entity(key) == found, key
+    assert plain_values(tmp_path / "acct.session") == {}
