@@ -7,10 +7,12 @@ find the peer again, and reveals nothing about the value to someone without the 
 
     token = lowercase hex( HMAC-SHA256(index_key, label || 0x00 || normalised value)[:16] )
 
-with ``label`` ``b"session-vault/peer-index/v1/username"`` or
-``b"session-vault/peer-index/v1/phone"``. Usernames are normalised as Pyrogram-family clients
-do before a lookup (lower-case; ``@``, ``+`` and whitespace removed), phone numbers to their
-digits, so every lookup a client makes today still finds the peer. Tokens are 32 lower-case hex
+with ``label`` ``b"session-vault/peer-index/v1/username"``,
+``b"session-vault/peer-index/v1/phone"`` or ``b"session-vault/peer-index/v1/name"`` (for
+Telethon's entity cache, which also keeps display names). Usernames are normalised as
+Pyrogram-family clients do before a lookup (lower-case; ``@``, ``+`` and whitespace removed),
+phone numbers to their digits, so every lookup a client makes today still finds the peer;
+names are taken as they are (Telethon looks them up exactly). Tokens are 32 lower-case hex
 characters: unchanged by a backend that lower-cases usernames.
 """
 
@@ -25,6 +27,7 @@ from .wipe import wipe
 
 __all__ = [
     "INDEX_KEY_SIZE",
+    "NAME_LABEL",
     "PHONE_LABEL",
     "TOKEN_BYTES",
     "USERNAME_LABEL",
@@ -37,6 +40,7 @@ INDEX_KEY_SIZE: Final = 32
 TOKEN_BYTES: Final = 16
 USERNAME_LABEL: Final = b"session-vault/peer-index/v1/username\x00"
 PHONE_LABEL: Final = b"session-vault/peer-index/v1/phone\x00"
+NAME_LABEL: Final = b"session-vault/peer-index/v1/name\x00"
 
 _NOT_IN_USERNAME = re.compile(r"[@+\s]")
 _NOT_DIGIT = re.compile(r"[^0-9]")
@@ -68,6 +72,7 @@ class PeerIndex:
         self._key = bytearray(index_key)
         self._username = hmac.new(self._key, USERNAME_LABEL, hashlib.sha256)
         self._phone = hmac.new(self._key, PHONE_LABEL, hashlib.sha256)
+        self._name = hmac.new(self._key, NAME_LABEL, hashlib.sha256)
 
     def __repr__(self) -> str:
         return "PeerIndex(<key hidden>)"
@@ -84,7 +89,13 @@ class PeerIndex:
         mac.update(normalise_phone(phone_number).encode("ascii"))
         return mac.digest()[:TOKEN_BYTES].hex()
 
+    def name(self, name: str) -> str:
+        """The token stored (and looked up) in place of a display name, taken exactly."""
+        mac = self._name.copy()
+        mac.update(name.encode("utf-8", "surrogatepass"))
+        return mac.digest()[:TOKEN_BYTES].hex()
+
     def wipe(self) -> None:
         """Overwrite the key copy (the HMAC states cannot be wiped from Python; drop them)."""
         wipe(self._key)
-        self._username = self._phone = hmac.new(b"\x00", digestmod=hashlib.sha256)
+        self._username = self._phone = self._name = hmac.new(b"\x00", digestmod=hashlib.sha256)

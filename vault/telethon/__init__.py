@@ -2,15 +2,17 @@
 
 :class:`EncryptedSession` wraps any Telethon session (``SQLiteSession``, ``MemorySession``,
 ``StringSession``) and seals its auth key with the same envelopes and key slots as
-:class:`vault.EncryptedStorage`. Only :class:`EncryptedSession` needs Telethon: the string and
-file functions work without it, and ``import vault`` never imports Telethon.
+:class:`vault.EncryptedStorage`; its entity cache keeps blind-index tokens in place of
+usernames, phone numbers and names, as ``EncryptedStorage``'s peer cache does. Only
+:class:`EncryptedSession` needs Telethon: the string and file functions work without it, and
+``import vault`` never imports Telethon.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .files import decrypt_session_file, encrypt_session_file
+from .files import decrypt_session_file, encrypt_session_file, seal_session_entities
 from .strings import (
     ENCRYPTED_TELETHON_PREFIX,
     TelethonData,
@@ -37,6 +39,7 @@ __all__ = [
     "encrypt_telethon_string",
     "is_encrypted_telethon_string",
     "looks_like_telethon_string",
+    "seal_session_entities",
 ]
 
 

@@ -13,6 +13,7 @@ from telethon.crypto import AuthKey
 
 from ..auth_key_field import SealedAuthKey
 from ..errors import CorruptedError
+from ._entity_tokens import EntityTokens
 from ._sealer import AuthKeySealer, store_pending_keyring
 from .files import scrub
 
@@ -27,6 +28,28 @@ class SessionAuthKey(SealedAuthKey):
         super().__init__(inner, sealer)
         self.session = inner  # typed as what it is: a Telethon session, not a vault Storage
         self.filename = filename
+        self._tokens: EntityTokens | None = None
+
+    @property
+    def entity_tokens(self) -> EntityTokens | None:
+        """The tokens of the sealed entity cache (``None``: the cache is plain)."""
+        if self._tokens is None and self.peer_index is not None:
+            self._tokens = EntityTokens(self.peer_index)
+        return self._tokens
+
+    def opened(self, stored: bytes) -> bytes | None:
+        """Open the envelope the session held when it was unlocked (it may carry the index
+        key); the auth key inside, or ``None``."""
+        plain = self.sealer.open(stored, rebind=True)
+        self._index_stored = self.sealer.index_key is not None
+        return plain
+
+    def keep_index_key(self) -> None:
+        """Make sure the stored envelope holds the index key before any token is stored (a
+        new vault's is sealed with its first write)."""
+        if self.sealer.index_key is not None and not self._index_stored:
+            stored = stored_key(self.session)
+            self.store(None if stored is None else self.sealer.open(stored))
 
     def store(
         self, value: bytes | None, *, sealer: AuthKeySealer | None = None, purge: bool = False
@@ -35,12 +58,13 @@ class SessionAuthKey(SealedAuthKey):
         ``purge``, save and rebuild the file so no older envelope stays in its free pages."""
         sealer = sealer or self.sealer
         self.sealer.forget()
-        if value is None:
+        if value is None and sealer.index_key is None:
             self.session.auth_key = None
-        else:
+        else:  # with an index key, None seals an envelope that holds only that
             envelope = sealer.seal(value)
             store_pending_keyring(sealer.keyset)
             self.session.auth_key = AuthKey(envelope)
+            self._index_stored = sealer.index_key is not None
         if purge:
             self.session.save()
             if self.filename is not None:

@@ -1,8 +1,10 @@
 """Telethon ``.session`` files: their layout, owner-only modes, and encrypting one in place.
 
 Telethon keeps one row in its ``sessions`` table (``dc_id, server_address, port, auth_key,
-takeout_id, tmp_auth_key``). vault changes only the ``auth_key`` column (an envelope instead of
-256 bytes) and empties ``tmp_auth_key``; the file stays a Telethon session file otherwise.
+takeout_id, tmp_auth_key``). vault changes the ``auth_key`` column (an envelope instead of
+256 bytes), empties ``tmp_auth_key`` and, with a sealed entity cache, stores tokens in the
+``username``, ``phone`` and ``name`` columns of ``entities``; the file stays a Telethon
+session file otherwise.
 This module needs no Telethon: it reads the file with :mod:`sqlite3`.
 """
 
@@ -15,8 +17,10 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..auth_key_field import new_index_key
 from ..crypto.envelope import is_envelope
 from ..crypto.kdf import DEFAULT_KDF, DEFAULT_KDF_BUDGET, KdfBudget, KdfParams, Passphrase
+from ..crypto.peer_index import PeerIndex
 from ..errors import (
     CorruptedError,
     InvalidValueError,
@@ -24,12 +28,14 @@ from ..errors import (
     SessionInUseError,
     StorageError,
 )
+from ._entity_tokens import EntityTokens, clear_entity_table, seal_entity_table
 from ._sealer import AuthKeySealer, is_plain_auth_key, new_keyset, parse_stored, unlock_keyset
 
 __all__ = [
     "decrypt_session_file",
     "encrypt_session_file",
     "scrub",
+    "seal_session_entities",
     "session_name",
     "session_path",
     "tighten",
@@ -119,15 +125,19 @@ def encrypt_session_file(
     keyring: bool | str = False,
     key: bytes | None = None,
     kdf: KdfParams = DEFAULT_KDF,
+    seal_peers: bool = True,
 ) -> bool:
     """Encrypt the plaintext auth key of a Telethon session file in place: the explicit
     migration :class:`~vault.telethon.EncryptedSession` asks for (it never encrypts a
-    plaintext key by itself). ``name`` is what ``SQLiteSession(name)`` takes.
+    plaintext key by itself). ``name`` is what ``SQLiteSession(name)`` takes. With
+    ``seal_peers`` (the default) the entity cache's usernames, phone numbers and names are
+    replaced by tokens in the same transaction, as ``EncryptedSession`` then writes them.
 
-    The file keeps Telethon's layout; it is made owner-only (0600), and rewritten so the
-    plaintext key is left in neither its free pages nor a journal (see SECURITY.md for what
-    no program can scrub: copies, snapshots, SSD wear levelling). Close every client using
-    the file first. Returns ``False`` if the file holds no auth key yet (nothing to do).
+    The file keeps Telethon's layout; it is made owner-only (0600), and rewritten so neither
+    the plaintext key nor a plain cached value is left in its free pages or a journal (see
+    SECURITY.md for what no program can scrub: copies, snapshots, SSD wear levelling). Close
+    every client using the file first. Returns ``False`` if the file holds no auth key yet
+    (nothing to do).
 
     Raises :class:`~vault.errors.InvalidValueError` if the key is already encrypted,
     :class:`~vault.errors.SchemaError` for a file that is not a Telethon session and
@@ -146,15 +156,12 @@ def encrypt_session_file(
             if is_envelope(stored):
                 raise InvalidValueError(f"the auth key in {path} is already encrypted")
             raise CorruptedError(f"the auth key column of {path} holds no valid auth key")
-        sealer = AuthKeySealer(new_keyset(kdf, passphrase, keyring, key), session_name(path))
+        keyset = new_keyset(kdf, passphrase, keyring, key)
+        sealer = AuthKeySealer(keyset, session_name(path), index_key=new_index_key(seal_peers))
         try:
             conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("BEGIN IMMEDIATE")
-            if _read_key(conn) != stored:
-                conn.execute("ROLLBACK")
-                raise SessionInUseError(f"{path} was changed while encrypting; retry")
-            envelope = sealer.seal(stored)
-            conn.execute("UPDATE sessions SET auth_key = ?", (envelope,))
+            _begin(conn, path, stored, "encrypting")
+            _store_envelope(conn, sealer, stored)
             if "tmp_auth_key" in columns:  # Telethon >= 1.40; a temporary key is a secret too
                 conn.execute("UPDATE sessions SET tmp_auth_key = x''")
             conn.execute("COMMIT")
@@ -162,6 +169,86 @@ def encrypt_session_file(
             sealer.close()
         _scrub(conn)
     return True
+
+
+def seal_session_entities(
+    name: str | os.PathLike[str],
+    *,
+    passphrase: Passphrase | None = None,
+    keyring: bool | str = False,
+    key: bytes | None = None,
+    kdf_budget: KdfBudget = DEFAULT_KDF_BUDGET,
+) -> bool:
+    """Seal the plain entity cache of an encrypted Telethon session file (one encrypted
+    with ``seal_peers=False``, or before sealing existed): its usernames, phone numbers and
+    names are replaced by tokens under a new index key, sealed with the auth key, in one
+    transaction; the file is then rebuilt so no plain value is left in its free pages or a
+    journal. Close every client using the file first. Returns ``False`` if the cache was
+    sealed already (nothing to do).
+
+    Raises as :func:`decrypt_session_file` does, and :class:`~vault.errors.InvalidValueError`
+    if the file is not encrypted (:func:`encrypt_session_file` seals the cache too).
+    """
+    path = session_path(name)
+    with _connect(path) as conn:
+        hint = "; encrypt_session_file() seals the entity cache with it"
+        stored, sealer = _unlocked(conn, path, passphrase, keyring, key, kdf_budget, hint)
+        try:
+            plain = sealer.open(stored)
+            if sealer.index_key is not None:
+                return False
+            sealer.set_index_key(new_index_key(True) or b"")
+            conn.execute("PRAGMA journal_mode = WAL")
+            _begin(conn, path, stored, "sealing")
+            _store_envelope(conn, sealer, plain)
+            conn.execute("COMMIT")
+        finally:
+            sealer.close()
+        _scrub(conn)
+    return True
+
+
+def _store_envelope(conn: sqlite3.Connection, sealer: AuthKeySealer, plain: bytes | None) -> None:
+    """Store ``plain`` sealed and, if the sealer has an index key, seal the entity cache with
+    it (inside the caller's transaction: both or neither)."""
+    conn.execute("UPDATE sessions SET auth_key = ?", (sealer.seal(plain),))
+    index_key = sealer.index_key
+    if index_key is not None:
+        index = PeerIndex(index_key)
+        try:
+            seal_entity_table(conn, EntityTokens(index))
+        finally:
+            index.wipe()
+
+
+def _unlocked(  # noqa: PLR0917  # the public functions' arguments, passed on
+    conn: sqlite3.Connection,
+    path: Path,
+    passphrase: Passphrase | None,
+    keyring: bool | str,
+    key: bytes | None,
+    kdf_budget: KdfBudget,
+    hint: str = "",
+) -> tuple[bytes, AuthKeySealer]:
+    """The envelope of the encrypted file ``path`` and its sealer, unlocked (the envelope
+    not opened yet); :class:`~vault.errors.InvalidValueError` (then ``hint``) if the file
+    is not encrypted."""
+    _check_layout(conn, path)
+    stored = _read_key(conn)
+    if not stored or is_plain_auth_key(stored):
+        raise InvalidValueError(f"the auth key in {path} is not encrypted{hint}")
+    header = parse_stored(stored, session_name(path)).header
+    keyset = unlock_keyset(header, passphrase, keyring, key, kdf_budget)
+    return stored, AuthKeySealer(keyset, session_name(path))
+
+
+def _begin(conn: sqlite3.Connection, path: Path, stored: bytes, doing: str) -> None:
+    """Start the write transaction; :class:`~vault.errors.SessionInUseError` if the stored
+    auth key changed since it was read."""
+    conn.execute("BEGIN IMMEDIATE")
+    if _read_key(conn) != stored:
+        conn.execute("ROLLBACK")
+        raise SessionInUseError(f"{path} was changed while {doing}; retry")
 
 
 def decrypt_session_file(
@@ -174,7 +261,9 @@ def decrypt_session_file(
 ) -> None:
     """DANGEROUS: store the auth key of an encrypted Telethon session file in the clear
     again, so Telethon's own ``SQLiteSession`` opens it; anyone who copies the file then has
-    the account. The reverse of :func:`encrypt_session_file`; close every client first.
+    the account. The reverse of :func:`encrypt_session_file`; close every client first. A
+    sealed entity cache cannot be turned back into plain values: its usernames, phone numbers
+    and names are emptied (ids and access hashes stay; Telethon fetches the rest again).
 
     Raises :class:`~vault.errors.WrongKeyError`, :class:`~vault.errors.KdfBudgetError`,
     :class:`~vault.errors.CorruptedError` (the
@@ -183,20 +272,14 @@ def decrypt_session_file(
     """
     path = session_path(name)
     with _connect(path) as conn:
-        _check_layout(conn, path)
-        stored = _read_key(conn)
-        if not stored or is_plain_auth_key(stored):
-            raise InvalidValueError(f"the auth key in {path} is not encrypted")
-        header = parse_stored(stored, session_name(path)).header
-        keyset = unlock_keyset(header, passphrase, keyring, key, kdf_budget)
-        sealer = AuthKeySealer(keyset, session_name(path))
+        stored, sealer = _unlocked(conn, path, passphrase, keyring, key, kdf_budget)
         try:
             plain = sealer.open(stored)
-            conn.execute("BEGIN IMMEDIATE")
-            if _read_key(conn) != stored:
-                conn.execute("ROLLBACK")
-                raise SessionInUseError(f"{path} was changed while decrypting; retry")
-            conn.execute("UPDATE sessions SET auth_key = ?", (plain,))
+            _begin(conn, path, stored, "decrypting")
+            # b"" is how Telethon itself stores "no auth key" (an envelope of an index only).
+            conn.execute("UPDATE sessions SET auth_key = ?", (b"" if plain is None else plain,))
+            if sealer.index_key is not None:
+                clear_entity_table(conn)
             conn.execute("COMMIT")
         finally:
             sealer.close()

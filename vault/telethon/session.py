@@ -8,11 +8,13 @@ from typing import Any
 from telethon.crypto import AuthKey
 from telethon.sessions import Session, StringSession
 
+from ..auth_key_field import new_index_key
 from ..crypto.kdf import DEFAULT_KDF, DEFAULT_KDF_BUDGET, KdfBudget, KdfParams, Passphrase
 from ..crypto.slots import Slot
 from ..errors import InvalidValueError, PlaintextSessionError
 from ..keyslots import KeySlots
 from ..unlock_args import UnlockArgs
+from ._entities import lookup_keys, sealed_entities
 from ._field import SessionAuthKey, stored_key
 from ._sealer import (
     AuthKeySealer,
@@ -47,8 +49,10 @@ _PLAINTEXT_DANGER = (
 
 
 class EncryptedSession(Session):  # type: ignore[misc]  # Telethon ships no type hints
-    """A Telethon session whose auth key is sealed before the wrapped session stores it;
-    everything else (dc, address, port, entities, update state, files) passes through::
+    """A Telethon session whose auth key is sealed before the wrapped session stores it, and
+    whose entity cache holds blind-index tokens in place of usernames, phone numbers and
+    names; everything else (dc, address, port, entity ids and access hashes, update state,
+    files) passes through::
 
         session = EncryptedSession(SQLiteSession("my_account"), passphrase=os.environ["PW"])
         client = TelegramClient(session, api_id, api_hash)   # client.session is session
@@ -60,6 +64,11 @@ class EncryptedSession(Session):  # type: ignore[misc]  # Telethon ships no type
     a new session gets one key slot for each one given. As for ``EncryptedStorage``, an
     unlock spends at most ``kdf_budget`` on Argon2id (stored costs are not authenticated yet)
     and a ``kdf`` beyond it needs a larger one, e.g. ``KdfBudget.admitting(kdf)``.
+
+    A new session seals its entity cache (``seal_peers=True``, as ``EncryptedStorage``'s
+    peer cache): lookups by id, username, ``@username``, t.me link, phone number and exact
+    name work as with Telethon's own sessions. ``seal_peers=False`` keeps the cache plain; an
+    existing session keeps what it has (see :func:`~vault.telethon.seal_session_entities`).
 
     Telethon's sessions are synchronous, so the constructor unlocks at once: it runs
     Argon2id (about a second with the default ``kdf``) and raises here, not later inside the
@@ -83,6 +92,7 @@ class EncryptedSession(Session):  # type: ignore[misc]  # Telethon ships no type
         kdf: KdfParams = DEFAULT_KDF,
         rebind: bool = False,
         kdf_budget: KdfBudget = DEFAULT_KDF_BUDGET,
+        seal_peers: bool = True,
     ) -> None:
         # The same checks (and messages) as EncryptedStorage's; the arguments themselves are
         # used below, at once, since a Telethon session unlocks in its constructor.
@@ -91,8 +101,10 @@ class EncryptedSession(Session):  # type: ignore[misc]  # Telethon ships no type
         name = _name(inner)
         stored = stored_key(inner)
         creds: dict[str, Any] = {"passphrase": passphrase, "keyring": keyring, "key": key}
+        index_key = None
         if stored is None:
             keyset = new_keyset(kdf, **creds)
+            index_key = new_index_key(seal_peers)
         else:
             # Every refusal comes before the KDF: a swapped-in value costs nothing to refuse.
             if is_plain_auth_key(stored):
@@ -101,9 +113,12 @@ class EncryptedSession(Session):  # type: ignore[misc]  # Telethon ships no type
                 )
             header = parse_stored(stored, name, rebind=rebind).header
             keyset = unlock_keyset(header, **creds, kdf_budget=kdf_budget)
-        self._attach(inner, AuthKeySealer(keyset, name), kdf, kdf_budget)
-        if stored is not None and self._sealer.needs_rebind(stored):
-            self._field.store(self._sealer.open(stored, rebind=True))
+        self._attach(inner, AuthKeySealer(keyset, name, index_key=index_key), kdf, kdf_budget)
+        if stored is None:
+            return
+        plain = self._field.opened(stored)  # authenticated now; it may hold the index key
+        if self._sealer.needs_rebind(stored):
+            self._field.store(plain)
             inner.save()
             log.info("re-bound the encrypted auth key to the %s", _describe(inner))
 
@@ -151,6 +166,7 @@ class EncryptedSession(Session):  # type: ignore[misc]  # Telethon ships no type
         key: bytes | None = None,
         kdf_budget: KdfBudget = DEFAULT_KDF_BUDGET,
         kdf: KdfParams = DEFAULT_KDF,
+        seal_peers: bool = True,
     ) -> EncryptedSession:
         """Resume from an encrypted Telethon string (``vault1-telethon:...``, from
         :func:`~vault.telethon.encrypt_telethon_string` or :meth:`export_session_string`),
@@ -161,7 +177,8 @@ class EncryptedSession(Session):  # type: ignore[misc]  # Telethon ships no type
 
         Raises as the constructor does, and :class:`~vault.errors.InvalidSessionString` for
         a string that is not an encrypted Telethon string. ``kdf`` is used for passphrase
-        slots added later through :attr:`slots`.
+        slots added later through :attr:`slots`; ``seal_peers`` as for the constructor (the
+        entity cache of a string session lives in memory only, under a key of its own).
         """
         envelope = envelope_of(encrypted)
         header = parse_envelope(envelope).header
@@ -173,7 +190,8 @@ class EncryptedSession(Session):  # type: ignore[misc]  # Telethon ships no type
             raise
         inner = StringSession()
         session = cls.__new__(cls)
-        session._attach(inner, AuthKeySealer(keyset, _name(inner)), kdf, kdf_budget)
+        sealer = AuthKeySealer(keyset, _name(inner), index_key=new_index_key(seal_peers))
+        session._attach(inner, sealer, kdf, kdf_budget)
         session.set_dc(data.dc_id, data.server_address, data.port)
         session.auth_key = AuthKey(data.auth_key)
         return session
@@ -292,11 +310,38 @@ class EncryptedSession(Session):  # type: ignore[misc]  # Telethon ships no type
     def get_update_states(self) -> Any:
         return self.inner.get_update_states()
 
+    # --- the entity cache ---------------------------------------------------------------------
+
+    @property
+    def peers_sealed(self) -> bool:
+        """Whether the entity cache stores tokens in place of usernames, phone numbers and
+        names (every session created or encrypted with ``seal_peers=True``, the default)."""
+        return self._field.entity_tokens is not None
+
     def process_entities(self, tlo: Any) -> None:
-        self.inner.process_entities(tlo)
+        """Store the entities of ``tlo`` in the wrapped session; with a sealed cache, their
+        usernames, phone numbers and names reach it only as tokens."""
+        tokens = self._field.entity_tokens
+        if tokens is None:
+            self.inner.process_entities(tlo)
+            return
+        entities = sealed_entities(tlo, tokens)
+        if entities and getattr(self.inner, "save_entities", True):
+            self._field.keep_index_key()
+            self.inner.process_entities(entities)
 
     def get_input_entity(self, key: Any) -> Any:
-        return self.inner.get_input_entity(key)
+        """The input peer for ``key`` (an id, peer, username, t.me link, phone number or exact
+        name), found as Telethon finds it; ``ValueError`` if the cache does not hold it."""
+        tokens = self._field.entity_tokens
+        if tokens is None or not isinstance(key, str):
+            return self.inner.get_input_entity(key)
+        for candidate in lookup_keys(key, tokens):
+            try:
+                return self.inner.get_input_entity(candidate)
+            except ValueError:
+                continue
+        raise ValueError("Could not find input entity with key ", key)  # Telethon's message
 
     def cache_file(self, md5_digest: bytes, file_size: int, instance: Any) -> None:
         self.inner.cache_file(md5_digest, file_size, instance)
