@@ -20,7 +20,7 @@ from typing import Any, TypeAlias
 from .. import __version__
 from ..crypto.keyring_slot import DEFAULT_SERVICE
 from . import commands as session_commands
-from . import string_commands
+from . import convert, string_commands
 from .credentials import (
     Credentials,
     PassphraseSource,
@@ -29,11 +29,11 @@ from .credentials import (
     add_passphrase_options,
 )
 from .exits import Exit, exit_code
-from .file_target import FileTarget
 from .mongo_options import add_mongo_options, requested
 from .mongo_target import MongoTarget, connected
 from .progress import Progress, expand_paths
 from .target import Target
+from .telethon_target import TelethonTarget, export_telethon, target_for
 
 __all__ = ["build_parser", "main"]
 
@@ -116,7 +116,7 @@ async def _each_target(
             found = [MongoTarget(sessions, name) for name in await sessions.names(args)]
             return await _each(args, found, work, progress=progress)
     files = expand_paths(paths, recursive=getattr(args, "recursive", False)) if many else [paths]
-    return await _each(args, [FileTarget(Path(p)) for p in files], work, progress=progress)
+    return await _each(args, [target_for(Path(p)) for p in files], work, progress=progress)
 
 
 async def _each(
@@ -194,9 +194,19 @@ async def _remove_key(args: argparse.Namespace) -> int:
 
 async def _export(args: argparse.Namespace) -> int:
     creds = Credentials(args)
-    return await _each_target(
-        args, lambda target: session_commands.export(target, creds, plain=args.plain), many=False
-    )
+
+    async def work(target: Target[Any]) -> str:
+        if isinstance(target, TelethonTarget):  # a Telethon file exports a Telethon string
+            return await export_telethon(target, creds, plain=args.plain)
+        return await session_commands.export(target, creds, plain=args.plain)
+
+    return await _each_target(args, work, many=False)
+
+
+async def _convert(args: argparse.Namespace) -> int:
+    creds = Credentials(args, label="New passphrase")
+    print(await convert.convert(args, creds), flush=True)
+    return Exit.OK
 
 
 async def _import(args: argparse.Namespace) -> int:
@@ -381,6 +391,29 @@ def _string_commands(commands: Subparsers) -> None:
     p.add_argument("--plain", action="store_true", help="write an UNENCRYPTED file")
     p.add_argument("--api-id", type=int, help="api id (Telethon strings lack it)")
     p.add_argument("--user-id", type=int, help="user id (Telethon strings lack it)")
+    p.add_argument("--bot", action="store_true", help="the Telethon session is a bot's")
+    p.add_argument("--test-mode", action="store_true", help="the session is on test servers")
+    add_credential_options(p)
+    add_kdf_options(p)
+
+    p = _command(
+        commands,
+        "convert",
+        _convert,
+        "convert a Telethon session file into a Pyrogram-family one, or the reverse",
+        "Create DEST, a new session file in the layout --to names, from the session file "
+        "SRC (Telethon or Pyrogram family), which is not changed. An encrypted SRC gives an "
+        "encrypted DEST with the same key slots (unlock it with the usual options); a "
+        "plaintext SRC gives one with the slots the options name. --plain writes an "
+        "UNENCRYPTED DEST. A Telethon file has no api id and user id: give them with "
+        "--api-id and --user-id (asked for at a terminal). Needs Telethon for --to telethon.",
+    )
+    p.add_argument("src", metavar="SRC", help="the session file to read")
+    p.add_argument("dest", metavar="DEST", help="the session file to create")
+    p.add_argument("--to", required=True, choices=("pyrogram", "telethon"), help="DEST layout")
+    p.add_argument("--plain", action="store_true", help="write an UNENCRYPTED file")
+    p.add_argument("--api-id", type=int, help="api id (Telethon files lack it)")
+    p.add_argument("--user-id", type=int, help="user id (Telethon files lack it)")
     p.add_argument("--bot", action="store_true", help="the Telethon session is a bot's")
     p.add_argument("--test-mode", action="store_true", help="the session is on test servers")
     add_credential_options(p)

@@ -1,0 +1,256 @@
+"""``session-vault`` on Telethon ``.session`` files, through the real entry point: files made
+by Telethon's own ``SQLiteSession`` (offline), opened afterwards by ``EncryptedSession`` and by
+``SQLiteSession`` again; conversion to and from Pyrogram-family files."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import stat
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("telethon")
+
+from telethon.sessions import SQLiteSession, StringSession
+
+from vault import EncryptedStorage
+from vault.crypto.envelope import is_envelope
+from vault.errors import WrongKeyError
+from vault.storage import FileStorage
+from vault.telethon import EncryptedSession
+
+from ..cli_helpers import CHEAP, cli_env, error_lines, kill_moments, leftovers, run_cli, timed_run
+from .helpers import AUTH_KEY, DC, PASSPHRASE, encrypted, files_holding, plaintext_file
+
+NEW_PASSPHRASE = "the new telethon passphrase"
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return cli_env(TG_PASS=PASSPHRASE, TG_NEW=NEW_PASSPHRASE)
+
+
+def _cli(env: dict[str, str], *args: str | Path) -> subprocess.CompletedProcess[str]:
+    return run_cli(*args, env=env)
+
+
+def _ok(env: dict[str, str], *args: str | Path) -> str:
+    done = _cli(env, *args)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def _encrypted_file(tmp_path: Path, env: dict[str, str]) -> Path:
+    path = plaintext_file(tmp_path / "acct")
+    _ok(env, "encrypt", path, "--passphrase-env", "TG_PASS", *CHEAP)
+    return path
+
+
+def _telethon_opens(path: Path, **unlock: object) -> tuple[bytes, int, str, int]:
+    session = encrypted(path, **unlock) if unlock else SQLiteSession(str(path))
+    try:
+        return session.auth_key.key, session.dc_id, session.server_address, session.port
+    finally:
+        session.close()
+
+
+def _stored(path: Path) -> bytes:
+    with sqlite3.connect(path) as conn:
+        value = conn.execute("SELECT auth_key FROM sessions").fetchone()[0]
+    conn.close()
+    assert isinstance(value, bytes)
+    return value
+
+
+def test_encrypt_then_decrypt_a_telethon_made_file(tmp_path: Path, env: dict[str, str]) -> None:
+    path = plaintext_file(tmp_path / "acct")  # leaves a stale plaintext copy in a free page
+    path.chmod(0o644)
+    out = _ok(env, "encrypt", path, "--passphrase-env", "TG_PASS", *CHEAP)
+    assert f"encrypted {path}" in out
+    assert files_holding(path, AUTH_KEY) == []  # file, journal, WAL, free pages
+    assert leftovers(tmp_path) == []
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert is_envelope(_stored(path))
+    assert _telethon_opens(path, passphrase=PASSPHRASE) == (AUTH_KEY, *DC)
+    with sqlite3.connect(path) as conn:  # the rest of the session is Telethon's, untouched
+        assert conn.execute("SELECT takeout_id FROM sessions").fetchone() == (7,)
+    conn.close()
+
+    refused = _cli(env, "decrypt", path, "--passphrase-env", "TG_PASS")
+    assert refused.returncode == 2 and is_envelope(_stored(path))
+    wrong = _cli(env, "decrypt", path, "--confirm-plaintext", "--passphrase-env", "TG_NEW")
+    assert wrong.returncode == 3, wrong.stderr
+    _ok(env, "decrypt", path, "--confirm-plaintext", "--passphrase-env", "TG_PASS")
+    assert _telethon_opens(path) == (AUTH_KEY, *DC)  # Telethon's own SQLiteSession again
+
+
+def test_encrypt_is_explicit_and_other_commands_refuse_plaintext(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    path = plaintext_file(tmp_path / "acct")
+    for args in (
+        ("passwd", path, "--passphrase-env", "TG_PASS", "--new-passphrase-env", "TG_NEW"),
+        ("remove-key", path, "0", "--passphrase-env", "TG_PASS"),
+    ):
+        done = _cli(env, *args)
+        assert done.returncode == 7, done.stderr
+        (line,) = error_lines(done)
+        assert str(path) in line and "not encrypted" in line
+    assert _stored(path) == AUTH_KEY
+    again = _ok(env, "encrypt", path, "--passphrase-env", "TG_PASS", *CHEAP)
+    assert "encrypted" in again
+    skipped = _ok(env, "encrypt", path, "--passphrase-env", "TG_PASS", *CHEAP)
+    assert "already encrypted" in skipped
+
+
+def test_info_on_both_layouts(tmp_path: Path, env: dict[str, str]) -> None:
+    plain = plaintext_file(tmp_path / "plain")
+    facts = json.loads(_ok(env, "info", plain, "--json"))
+    assert facts["layout"] == "telethon" and facts["encrypted"] is False
+    assert (facts["dc_id"], facts["server_address"], facts["port"]) == DC
+    sealed = _encrypted_file(tmp_path, env)
+    facts = json.loads(_ok(env, "info", sealed, "--json"))
+    assert facts["encrypted"] is True and facts["has_auth_key"] is True
+    assert [slot["type"] for slot in facts["encryption"]["slots"]] == ["passphrase"]
+    text = _ok(env, "info", sealed)
+    assert "Telethon session file" in text and f"{DC[1]}:{DC[2]}" in text
+
+    pyro = tmp_path / "pyro.session"
+    _ok(env, "convert", sealed, pyro, "--to", "pyrogram", "--api-id", "1", "--user-id", "2",
+        "--passphrase-env", "TG_PASS")  # fmt: skip
+    facts = json.loads(_ok(env, "info", pyro, "--json"))
+    assert "layout" not in facts and facts["encrypted"] is True and facts["user_id"] == 2
+
+
+def test_passwd_add_key_remove_key(tmp_path: Path, env: dict[str, str]) -> None:
+    path = _encrypted_file(tmp_path, env)
+    _ok(env, "passwd", path, "--passphrase-env", "TG_PASS", "--new-passphrase-env", "TG_NEW",
+        *CHEAP)  # fmt: skip
+    with pytest.raises(WrongKeyError):
+        encrypted(path)
+    assert _telethon_opens(path, passphrase=NEW_PASSPHRASE) == (AUTH_KEY, *DC)
+
+    raw = os.urandom(32)
+    keyfile = tmp_path / "raw.key"
+    keyfile.write_bytes(raw)
+    keyfile.chmod(0o600)
+    out = _ok(env, "add-key", path, "raw-key", "--passphrase-env", "TG_NEW",
+              "--new-key-file", keyfile)  # fmt: skip
+    assert "2 key slots" in out
+    assert _telethon_opens(path, key=raw) == (AUTH_KEY, *DC)
+
+    out = _ok(env, "remove-key", path, "0", "--key-file", keyfile)
+    assert "1 key slot: raw-key" in out
+    with pytest.raises(WrongKeyError):
+        encrypted(path, passphrase=NEW_PASSPHRASE)
+    assert _telethon_opens(path, key=raw) == (AUTH_KEY, *DC)
+    assert files_holding(path, AUTH_KEY) == [] and leftovers(tmp_path) == []
+
+
+def test_export_gives_telethon_strings(tmp_path: Path, env: dict[str, str]) -> None:
+    path = _encrypted_file(tmp_path, env)
+    before = path.read_bytes()
+    sealed = _ok(env, "export", path, "--passphrase-env", "TG_PASS").strip()
+    assert sealed.startswith("vault1-telethon:")
+    session = EncryptedSession.from_string(sealed, passphrase=PASSPHRASE)
+    assert (session.auth_key.key, session.dc_id, session.server_address) == (AUTH_KEY, *DC[:2])
+    done = _cli(env, "export", path, "--plain", "--passphrase-env", "TG_PASS")
+    assert done.returncode == 0 and "PLAINTEXT" in done.stderr
+    assert StringSession(done.stdout.strip()).auth_key.key == AUTH_KEY
+    assert path.read_bytes() == before  # export never changes the file
+
+
+def _pyrogram_key(path: Path, **unlock: object) -> tuple[bytes | None, int | None, int | None]:
+    async def read() -> tuple[bytes | None, int | None, int | None]:
+        storage = FileStorage(path.stem, workdir=path.parent)
+        vault = EncryptedStorage(storage, **unlock) if unlock else storage
+        await vault.open()
+        try:
+            return await vault.auth_key(), await vault.dc_id(), await vault.user_id()
+        finally:
+            await vault.close()
+
+    return asyncio.run(read())
+
+
+def test_convert_both_ways_keeps_key_dc_and_encryption(tmp_path: Path, env: dict[str, str]) -> None:
+    source = _encrypted_file(tmp_path, env)
+    pyro = tmp_path / "pyro.session"
+    out = _ok(env, "convert", source, pyro, "--to", "pyrogram", "--api-id", "12345",
+              "--user-id", "777", "--passphrase-env", "TG_PASS")  # fmt: skip
+    assert "encrypted pyrogram" in out
+    assert _pyrogram_key(pyro, passphrase=PASSPHRASE) == (AUTH_KEY, DC[0], 777)
+    assert AUTH_KEY not in pyro.read_bytes() and stat.S_IMODE(pyro.stat().st_mode) == 0o600
+
+    back = tmp_path / "back.session"
+    out = _ok(env, "convert", pyro, back, "--to", "telethon", "--passphrase-env", "TG_PASS")
+    assert "encrypted telethon" in out
+    assert files_holding(back, AUTH_KEY) == [] and stat.S_IMODE(back.stat().st_mode) == 0o600
+    assert _telethon_opens(back, passphrase=PASSPHRASE) == (AUTH_KEY, *DC)
+
+    plain = tmp_path / "plain.session"
+    _ok(env, "convert", pyro, plain, "--to", "telethon", "--plain", "--passphrase-env", "TG_PASS")
+    assert _telethon_opens(plain) == (AUTH_KEY, *DC)
+    plain_pyro = tmp_path / "plainpyro.session"
+    _ok(env, "convert", plain, plain_pyro, "--to", "pyrogram", "--plain", "--api-id", "1",
+        "--user-id", "2")  # fmt: skip
+    assert _pyrogram_key(plain_pyro) == (AUTH_KEY, DC[0], 2)
+    assert leftovers(tmp_path) == []
+
+
+def test_convert_refusals(tmp_path: Path, env: dict[str, str]) -> None:
+    source = plaintext_file(tmp_path / "acct")
+    dest = tmp_path / "dest.session"
+    no_ids = _cli(env, "convert", source, dest, "--to", "pyrogram", "--plain")
+    assert no_ids.returncode == 2 and "--api-id" in no_ids.stderr
+    same = _cli(env, "convert", source, dest, "--to", "telethon", "--plain")
+    assert same.returncode == 2 and "already a Telethon" in same.stderr
+    taken = _cli(env, "convert", source, source, "--to", "pyrogram", "--plain")
+    assert taken.returncode == 7 and str(source) in taken.stderr
+    assert not dest.exists() and _stored(source) == AUTH_KEY
+
+
+def _encrypt_argv(path: Path) -> list[str]:
+    return ["encrypt", str(path), "--passphrase-env", "TG_PASS", *CHEAP]
+
+
+def test_sigkill_during_encrypt_leaves_old_or_new(tmp_path: Path, env: dict[str, str]) -> None:
+    path = plaintext_file(tmp_path / "acct")
+    pristine = path.read_bytes()
+    durations = []
+    for _ in range(2):
+        durations.append(timed_run(*_encrypt_argv(path), env=env))
+        path.write_bytes(pristine)
+    outcomes: Counter[str] = Counter()
+    for delay in kill_moments(max(durations), kills=16, seed=15):
+        path.write_bytes(pristine)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "vault", *_encrypt_argv(path)],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        stored = _stored(path)
+        if is_envelope(stored):
+            outcomes["encrypted"] += 1
+            assert _telethon_opens(path, passphrase=PASSPHRASE) == (AUTH_KEY, *DC)
+        else:
+            outcomes["plain"] += 1
+            assert _telethon_opens(path) == (AUTH_KEY, *DC)
+        _ok(env, *_encrypt_argv(path))  # the next run finishes the job and cleans up
+        assert leftovers(tmp_path) == [] and files_holding(path, AUTH_KEY) == []
+    assert outcomes["plain"] > 0 and outcomes["encrypted"] > 0, outcomes
