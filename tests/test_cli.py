@@ -293,7 +293,7 @@ def test_unknown_schema(tmp_path: Path, pwfile: Path, command: str) -> None:
     extra = [] if command == "info" else ["--passphrase-file", str(pwfile), *CHEAP]
     result = run_cli(command, path, *extra)
     _assert_clean_failure(result, 6, "not a Pyrogram-family session")
-    assert "Telethon" in result.stderr
+    assert "Telethon" in result.stderr and str(path) in result.stderr
     assert session_files(path) == before
 
 

@@ -169,6 +169,17 @@ def test_export_gives_telethon_strings(tmp_path: Path, env: dict[str, str]) -> N
     assert path.read_bytes() == before  # export never changes the file
 
 
+def test_export_of_a_plaintext_telethon_file(tmp_path: Path, env: dict[str, str]) -> None:
+    path = plaintext_file(tmp_path / "acct")
+    sealed = _ok(env, "export", path, "--passphrase-env", "TG_PASS", *CHEAP).strip()
+    session = EncryptedSession.from_string(sealed, passphrase=PASSPHRASE)
+    assert (session.auth_key.key, session.port) == (AUTH_KEY, DC[2])
+    done = _cli(env, "export", path, "--plain")
+    assert done.returncode == 0 and "not encrypted either" in done.stderr
+    assert StringSession(done.stdout.strip()).auth_key.key == AUTH_KEY
+    assert _stored(path) == AUTH_KEY
+
+
 def _pyrogram_key(path: Path, **unlock: object) -> tuple[bytes | None, int | None, int | None]:
     async def read() -> tuple[bytes | None, int | None, int | None]:
         storage = FileStorage(path.stem, workdir=path.parent)
@@ -254,3 +265,23 @@ def test_sigkill_during_encrypt_leaves_old_or_new(tmp_path: Path, env: dict[str,
         _ok(env, *_encrypt_argv(path))  # the next run finishes the job and cleans up
         assert leftovers(tmp_path) == [] and files_holding(path, AUTH_KEY) == []
     assert outcomes["plain"] > 0 and outcomes["encrypted"] > 0, outcomes
+
+
+def test_convert_asks_a_terminal_for_what_telethon_lacks(tmp_path: Path) -> None:
+    pytest.importorskip("pexpect")
+    from ..test_cli_tty import finish, spawn  # noqa: PLC0415 - needs pexpect
+
+    source = plaintext_file(tmp_path / "acct")
+    dest = tmp_path / "moved.session"
+    child = spawn("convert", source, dest, "--to", "pyrogram", *CHEAP)
+    child.expect("no api id; enter it: ")  # type: ignore[attr-defined]
+    child.sendline("2040")  # type: ignore[attr-defined]
+    child.expect("no user id; enter it: ")  # type: ignore[attr-defined]
+    child.sendline("5000000042")  # type: ignore[attr-defined]
+    child.expect("New passphrase: ")  # type: ignore[attr-defined]
+    child.sendline(PASSPHRASE)  # type: ignore[attr-defined]
+    child.expect("Repeat new passphrase: ")  # type: ignore[attr-defined]
+    child.sendline(PASSPHRASE)  # type: ignore[attr-defined]
+    rest, status = finish(child)
+    assert status == 0, rest
+    assert _pyrogram_key(dest, passphrase=PASSPHRASE) == (AUTH_KEY, DC[0], 5000000042)
