@@ -285,3 +285,44 @@ def test_convert_asks_a_terminal_for_what_telethon_lacks(tmp_path: Path) -> None
     rest, status = finish(child)
     assert status == 0, rest
     assert _pyrogram_key(dest, passphrase=PASSPHRASE) == (AUTH_KEY, DC[0], 5000000042)
+
+
+NO_TELETHON = """
+import sys
+sys.modules["telethon"] = None  # as if Telethon were not installed
+from vault.cli.app import main
+code = main(sys.argv[1:])
+assert not any(name.startswith("telethon") and module for name, module in sys.modules.items())
+sys.exit(code)
+"""
+
+
+def test_the_cli_needs_no_telethon_for_files(tmp_path: Path, env: dict[str, str]) -> None:
+    path = plaintext_file(tmp_path / "acct")
+    pyro = tmp_path / "pyro.session"
+
+    def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", NO_TELETHON, *map(str, args)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    for args in (
+        ("encrypt", path, "--passphrase-env", "TG_PASS", *CHEAP),
+        ("info", path),
+        ("convert", path, pyro, "--to", "pyrogram", "--api-id", "1", "--user-id", "2",
+         "--passphrase-env", "TG_PASS"),
+        ("info", pyro),
+    ):  # fmt: skip
+        done = run(*args)
+        assert done.returncode == 0, done.stderr
+    assert _pyrogram_key(pyro, passphrase=PASSPHRASE) == (AUTH_KEY, DC[0], 2)
+    needs = run("convert", pyro, tmp_path / "t.session", "--to", "telethon", "--plain",
+                "--passphrase-env", "TG_PASS")  # fmt: skip
+    assert needs.returncode == 1 and "session-vault[telethon]" in needs.stderr

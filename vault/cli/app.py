@@ -232,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (every command has ``--help``)."""
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Encrypt Pyrogram-family Telegram session files and strings at rest.",
+        description="Encrypt Pyrogram-family and Telethon session files and strings at rest.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -272,9 +272,9 @@ def _file_commands(commands: Subparsers) -> None:
         "encrypt",
         _encrypt,
         "encrypt plaintext session files in place",
-        "Encrypt plaintext session files (Pyrogram 2.x, Pyrofork, Kurigram, vault) in place, "
-        "atomically: a verified encrypted copy replaces each file; a crash leaves the old or "
-        "the new file. Files already encrypted are skipped. New key slots: a passphrase "
+        "Encrypt plaintext session files (Pyrogram 2.x, Pyrofork, Kurigram, vault, Telethon) in "
+        "place, atomically: a verified encrypted copy replaces each file; a crash leaves the "
+        "old or the new file. Files already encrypted are skipped. New key slots: a passphrase "
         "(asked twice unless --passphrase-env/--passphrase-file), plus --keyring and/or "
         "--key-file/--key-env; with only those, no passphrase slot is made.",
     )
