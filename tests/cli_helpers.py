@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import random
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -97,6 +98,22 @@ def kill_moments(run_seconds: float, kills: int, seed: int) -> list[float]:
     span = 1.1 * run_seconds
     rng = random.Random(seed)
     return [start_up + (span - start_up) * (i + rng.random()) / kills for i in range(kills)]
+
+
+def killed_run(argv: list[str], env: dict[str, str], delay: float) -> None:
+    """Start ``argv`` (in a new session, no input or output) and SIGKILL it after ``delay``
+    seconds."""
+    process = subprocess.Popen(
+        argv,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    time.sleep(delay)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
 
 
 def error_lines(result: subprocess.CompletedProcess[str]) -> list[str]:

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import sqlite3
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -21,6 +19,7 @@ from .cli_helpers import (
     cli_env,
     client_fixture,
     kill_moments,
+    killed_run,
     leftovers,
     open_auth_key,
     run_cli,
@@ -82,17 +81,7 @@ def kill_loop(tmp_path: Path, iterations: int, seed: int, run: str) -> Counter[s
     outcomes: Counter[str] = Counter()
     for delay in kill_moments(max(durations), iterations, seed):
         _reset(fixture.path, pristine)
-        process = subprocess.Popen(
-            [*_encrypt_args(fixture.path, pwfile), *CHEAP],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        time.sleep(delay)
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+        killed_run([*_encrypt_args(fixture.path, pwfile), *CHEAP], env, delay)
         outcomes[_state(fixture.path, fixture.auth_key)] += 1
         assert _rest(fixture.path) == rest, "a killed encrypt changed more than the auth key"
         outcomes["killed mid-way (temporaries left)"] += bool(leftovers(tmp_path))

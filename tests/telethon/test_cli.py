@@ -7,12 +7,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import sqlite3
 import stat
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -28,7 +26,16 @@ from vault.errors import WrongKeyError
 from vault.storage import FileStorage
 from vault.telethon import EncryptedSession
 
-from ..cli_helpers import CHEAP, cli_env, error_lines, kill_moments, leftovers, run_cli, timed_run
+from ..cli_helpers import (
+    CHEAP,
+    cli_env,
+    error_lines,
+    kill_moments,
+    killed_run,
+    leftovers,
+    run_cli,
+    timed_run,
+)
 from .helpers import AUTH_KEY, DC, PASSPHRASE, encrypted, files_holding, plaintext_file
 
 NEW_PASSPHRASE = "the new telethon passphrase"
@@ -244,17 +251,7 @@ def test_sigkill_during_encrypt_leaves_old_or_new(tmp_path: Path, env: dict[str,
     outcomes: Counter[str] = Counter()
     for delay in kill_moments(max(durations), kills=16, seed=15):
         path.write_bytes(pristine)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "vault", *_encrypt_argv(path)],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        time.sleep(delay)
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+        killed_run([sys.executable, "-m", "vault", *_encrypt_argv(path)], env, delay)
         stored = _stored(path)
         if is_envelope(stored):
             outcomes["encrypted"] += 1
@@ -269,19 +266,12 @@ def test_sigkill_during_encrypt_leaves_old_or_new(tmp_path: Path, env: dict[str,
 
 def test_convert_asks_a_terminal_for_what_telethon_lacks(tmp_path: Path) -> None:
     pytest.importorskip("pexpect")
-    from ..test_cli_tty import finish, spawn  # noqa: PLC0415 - needs pexpect
+    from ..test_cli_tty import answer, finish, spawn, telethon_ids  # noqa: PLC0415 - needs pexpect
 
     source = plaintext_file(tmp_path / "acct")
     dest = tmp_path / "moved.session"
     child = spawn("convert", source, dest, "--to", "pyrogram", *CHEAP)
-    child.expect("no api id; enter it: ")  # type: ignore[attr-defined]
-    child.sendline("2040")  # type: ignore[attr-defined]
-    child.expect("no user id; enter it: ")  # type: ignore[attr-defined]
-    child.sendline("5000000042")  # type: ignore[attr-defined]
-    child.expect("New passphrase: ")  # type: ignore[attr-defined]
-    child.sendline(PASSPHRASE)  # type: ignore[attr-defined]
-    child.expect("Repeat new passphrase: ")  # type: ignore[attr-defined]
-    child.sendline(PASSPHRASE)  # type: ignore[attr-defined]
+    answer(child, *telethon_ids(PASSPHRASE))
     rest, status = finish(child)
     assert status == 0, rest
     assert _pyrogram_key(dest, passphrase=PASSPHRASE) == (AUTH_KEY, DC[0], 5000000042)

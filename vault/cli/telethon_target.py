@@ -25,7 +25,7 @@ from ..storage import MemoryStorage
 from ..telethon.files import scrub, session_name
 from ..telethon.strings import TelethonData, encode_telethon_string, encrypt_telethon_string
 from . import atomic
-from .commands import PLAIN_WARNING, warn
+from .commands import PLAIN_WARNING, export_plain_session, warn
 from .credentials import Credentials
 from .exits import CliError, Exit
 from .file_target import FileTarget
@@ -281,16 +281,7 @@ async def export_telethon(target: TelethonTarget, creds: Credentials, *, plain: 
         text = encode_telethon_string(
             TelethonData(row.dc_id or 0, row.server_address or "", row.port or 0, row.auth_key)
         )
-        if plain:
-            warn(PLAIN_WARNING + f"; {target} itself is not encrypted either")
-            return text
-        if creds.keyring is not False:
-            raise CliError(
-                Exit.USAGE,
-                "an encrypted session string opens with a passphrase or a raw key, not the OS "
-                "keyring; drop --keyring",
-            )
-        return encrypt_telethon_string(text, **creds.new_kwargs())
+        return export_plain_session(target, text, creds, plain=plain, seal=encrypt_telethon_string)
     session_cls = _telethon_sqlite_session()
     from ..telethon import EncryptedSession  # noqa: PLC0415 - needs Telethon
 
