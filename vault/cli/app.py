@@ -204,8 +204,7 @@ async def _export(args: argparse.Namespace) -> int:
 
 
 async def _convert(args: argparse.Namespace) -> int:
-    creds = Credentials(args, label="New passphrase")
-    print(await convert.convert(args, creds), flush=True)
+    print(await convert.convert(args), flush=True)
     return Exit.OK
 
 

@@ -26,7 +26,7 @@ from .vaults import Edit, editing, migrating, opened, opened_vault, unchanged, u
 __all__ = ["convert"]
 
 
-async def convert(args: argparse.Namespace, creds: Credentials) -> str:
+async def convert(args: argparse.Namespace) -> str:
     """Create ``args.dest`` in the layout ``args.to`` from the session file ``args.src``."""
     src, dest = Path(args.src), Path(args.dest)
     if dest.exists():
@@ -44,7 +44,7 @@ async def convert(args: argparse.Namespace, creds: Credentials) -> str:
         source = TelethonTarget(src, extra=_pyrogram_extra(args))
     else:
         source = FileTarget(src)
-    edit, data = await _edit_from(source, creds, plain=args.plain)
+    edit, data = await _edit_from(source, args)
     if args.to == "telethon":
         address = public_address(data.dc_id, data.test_mode)
         if address is None:
@@ -66,14 +66,15 @@ def _pyrogram_extra(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-async def _edit_from(
-    source: Target[Any], creds: Credentials, *, plain: bool
-) -> tuple[Edit, SessionData]:
+async def _edit_from(source: Target[Any], args: argparse.Namespace) -> tuple[Edit, SessionData]:
     """The edit that writes the source's session into the new destination, and the
     session's data (its auth key stays in memory only)."""
     view = await source.view()
     if not view.has_auth_key:
         raise CliError(Exit.REFUSED, f"{source} holds no auth key (never logged in)")
+    # A prompt asks for the source's passphrase, or for the destination's new one.
+    creds = Credentials(args, label="Passphrase" if view.encrypted else "New passphrase")
+    plain = args.plain
     snapshot = await source.snapshot()
     if view.encrypted:
         unlock = creds.unlock_kwargs()
