@@ -15,6 +15,7 @@ from typing import Any
 
 from ..session_string import SessionData, encode_session_string
 from ..storage.datacenters import public_address
+from .commands import warn
 from .credentials import Credentials
 from .exits import CliError, Exit
 from .file_target import FileTarget
@@ -52,6 +53,8 @@ async def convert(args: argparse.Namespace) -> str:
         outcome = await TelethonTarget(dest).create(edit, data.dc_id, *address)
     else:
         outcome = await FileTarget(dest).create(edit)
+    if not outcome.sealed:
+        warn(f"{dest} stores the auth key in the clear; protect it with `session-vault encrypt`")
     state = "encrypted" if outcome.sealed else "UNENCRYPTED"
     return f"converted {src} into {state} {args.to} session file {dest}"
 
