@@ -49,9 +49,11 @@ TELETHON_TABLES = frozenset({"sessions", "entities", "sent_files", "update_state
 _SESSION_COLUMNS = frozenset({"dc_id", "server_address", "port", "auth_key", "takeout_id"})
 
 
-def _connect_ro(path: Path) -> sqlite3.Connection:
-    # mode=ro never creates or changes the file
-    return sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, isolation_level=None)
+def _connect_ro(path: Path, *, immutable: bool = False) -> sqlite3.Connection:
+    # mode=ro never changes the file; immutable=1 also takes no lock and opens no side files
+    # (for a file in WAL mode a reader would create -wal and -shm ones)
+    flags = "mode=ro&immutable=1" if immutable else "mode=ro"
+    return sqlite3.connect(f"file:{quote(str(path))}?{flags}", uri=True, isolation_level=None)
 
 
 def is_telethon_file(path: Path) -> bool:
@@ -60,7 +62,7 @@ def is_telethon_file(path: Path) -> bool:
     if not path.is_file():
         return False
     try:
-        conn = _connect_ro(path)
+        conn = _connect_ro(path, immutable=True)  # a client may hold it: look, touch nothing
         try:
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
             if not tables >= TELETHON_TABLES:
