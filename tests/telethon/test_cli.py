@@ -5,7 +5,6 @@ by Telethon's own ``SQLiteSession`` (offline), opened afterwards by ``EncryptedS
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sqlite3
 import stat
@@ -30,6 +29,7 @@ from ..cli_helpers import (
     CHEAP,
     cli_env,
     error_lines,
+    json_info,
     kill_moments,
     killed_run,
     leftovers,
@@ -68,6 +68,16 @@ def _telethon_opens(path: Path, **unlock: object) -> tuple[bytes, int, str, int]
         return session.auth_key.key, session.dc_id, session.server_address, session.port
     finally:
         session.close()
+
+
+def _refused(path: Path, **unlock: object) -> None:
+    """``EncryptedSession`` refuses these credentials (its Telethon session closed after)."""
+    inner = SQLiteSession(str(path))
+    try:
+        with pytest.raises(WrongKeyError):
+            EncryptedSession(inner, **unlock)
+    finally:
+        inner.close()
 
 
 def _stored(path: Path) -> bytes:
@@ -121,11 +131,11 @@ def test_encrypt_is_explicit_and_other_commands_refuse_plaintext(
 
 def test_info_on_both_layouts(tmp_path: Path, env: dict[str, str]) -> None:
     plain = plaintext_file(tmp_path / "plain")
-    facts = json.loads(_ok(env, "info", plain, "--json"))
+    facts = json_info(_cli(env, "info", plain, "--json"))
     assert facts["layout"] == "telethon" and facts["encrypted"] is False
     assert (facts["dc_id"], facts["server_address"], facts["port"]) == DC
     sealed = _encrypted_file(tmp_path, env)
-    facts = json.loads(_ok(env, "info", sealed, "--json"))
+    facts = json_info(_cli(env, "info", sealed, "--json"))
     assert facts["encrypted"] is True and facts["has_auth_key"] is True
     assert [slot["type"] for slot in facts["encryption"]["slots"]] == ["passphrase"]
     text = _ok(env, "info", sealed)
@@ -134,16 +144,15 @@ def test_info_on_both_layouts(tmp_path: Path, env: dict[str, str]) -> None:
     pyro = tmp_path / "pyro.session"
     _ok(env, "convert", sealed, pyro, "--to", "pyrogram", "--api-id", "1", "--user-id", "2",
         "--passphrase-env", "TG_PASS")  # fmt: skip
-    facts = json.loads(_ok(env, "info", pyro, "--json"))
-    assert "layout" not in facts and facts["encrypted"] is True and facts["user_id"] == 2
+    facts = json_info(_cli(env, "info", pyro, "--json"))
+    assert facts["layout"] == "pyrogram" and facts["encrypted"] is True and facts["user_id"] == 2
 
 
 def test_passwd_add_key_remove_key(tmp_path: Path, env: dict[str, str]) -> None:
     path = _encrypted_file(tmp_path, env)
     _ok(env, "passwd", path, "--passphrase-env", "TG_PASS", "--new-passphrase-env", "TG_NEW",
         *CHEAP)  # fmt: skip
-    with pytest.raises(WrongKeyError):
-        encrypted(path)
+    _refused(path, passphrase=PASSPHRASE)
     assert _telethon_opens(path, passphrase=NEW_PASSPHRASE) == (AUTH_KEY, *DC)
 
     raw = os.urandom(32)
@@ -157,8 +166,7 @@ def test_passwd_add_key_remove_key(tmp_path: Path, env: dict[str, str]) -> None:
 
     out = _ok(env, "remove-key", path, "0", "--key-file", keyfile)
     assert "1 key slot: raw-key" in out
-    with pytest.raises(WrongKeyError):
-        encrypted(path, passphrase=NEW_PASSPHRASE)
+    _refused(path, passphrase=NEW_PASSPHRASE)
     assert _telethon_opens(path, key=raw) == (AUTH_KEY, *DC)
     assert files_holding(path, AUTH_KEY) == [] and leftovers(tmp_path) == []
 
@@ -251,7 +259,7 @@ def test_sigkill_during_encrypt_leaves_old_or_new(tmp_path: Path, env: dict[str,
     outcomes: Counter[str] = Counter()
     for delay in kill_moments(max(durations), kills=16, seed=15):
         path.write_bytes(pristine)
-        killed_run([sys.executable, "-m", "vault", *_encrypt_argv(path)], env, delay)
+        killed_run(*_encrypt_argv(path), delay=delay, env=env)
         stored = _stored(path)
         if is_envelope(stored):
             outcomes["encrypted"] += 1

@@ -1,28 +1,39 @@
 """``convert``: a Telethon session file into a Pyrogram-family one, or the reverse.
 
-The source is read as a session string: an encrypted one (``vault1:``, made by the source's
-own vault, so the destination keeps every key slot of the source) unless the source is
-plaintext or ``--plain`` asks for a plaintext destination. The destination is created from
-that string exactly as ``import`` creates a file, checked, and linked into place only if no
-file has its name. The source is never changed.
+The source is opened as every command opens it (an encrypted one with the unlocking options,
+all its checks included). An encrypted source gives an encrypted destination under the same
+vault, so the destination keeps every key slot of the source; a plaintext source gives one
+with the slots the options name; ``--plain`` writes a plaintext destination. The destination
+is created as ``import`` creates a file: built aside, checked, and linked into place only if
+no file has its name. The source is never changed.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from ..crypto.envelope import Header
+from ..crypto.keyset import Keyset
+from ..crypto.sealer import AuthKeySealer
+from ..crypto.slots import Credentials as SlotCredentials
+from ..crypto.strings import seal_session
 from ..session_string import SessionData, encode_session_string
+from ..storage import Storage
 from ..storage.datacenters import public_address
+from ..telethon.files import session_name
 from .commands import warn
 from .credentials import Credentials
 from .exits import CliError, Exit
 from .file_target import FileTarget
 from .string_commands import ask_int, writing_plain
-from .target import Target
+from .target import SessionView, Target
 from .telethon_target import TelethonTarget, is_telethon_file
-from .vaults import Edit, editing, migrating, opened, opened_vault, unchanged, unlocking
+from .vaults import Edit, Outcome, editing, migrating, opened, opened_vault, unchanged, unlocking
 
 __all__ = ["convert"]
 
@@ -40,19 +51,23 @@ async def convert(args: argparse.Namespace) -> str:
     if telethon_source == (args.to == "telethon"):
         layout = "a Telethon" if telethon_source else "a Pyrogram-family"
         raise CliError(Exit.USAGE, f"{src} is already {layout} session file; nothing to convert")
-    source: Target[Any]
-    if telethon_source:
-        source = TelethonTarget(src, extra=_pyrogram_extra(args))
-    else:
-        source = FileTarget(src)
-    edit, data = await _edit_from(source, args)
-    if args.to == "telethon":
-        address = public_address(data.dc_id, data.test_mode)
-        if address is None:
-            raise CliError(Exit.BAD_DATA, f"{src} names data center {data.dc_id}, unknown")
-        outcome = await TelethonTarget(dest).create(edit, data.dc_id, *address)
-    else:
-        outcome = await FileTarget(dest).create(edit)
+    source: Target[Any] = TelethonTarget(src) if telethon_source else FileTarget(src)
+    view = await source.view()
+    if not view.has_auth_key:
+        raise CliError(Exit.REFUSED, f"{source} holds no auth key (never logged in)")
+    extra = _pyrogram_extra(args) if telethon_source else None  # asked before a passphrase
+    # A prompt asks for the source's passphrase, or for the destination's new one.
+    creds = Credentials(args, label="Passphrase" if view.encrypted else "New passphrase")
+    creds.check()
+    data, keyset = await _read(source, view, creds, args, extra)
+    try:
+        if telethon_source:
+            outcome = await FileTarget(dest).create(_pyrogram_edit(data, keyset, creds, args))
+        else:
+            outcome = await _create_telethon(TelethonTarget(dest), data, keyset, creds, args)
+    finally:
+        if keyset is not None:
+            keyset.wipe()
     if not outcome.sealed:
         warn(f"{dest} stores the auth key in the clear; protect it with `session-vault encrypt`")
     state = "encrypted" if outcome.sealed else "UNENCRYPTED"
@@ -69,27 +84,94 @@ def _pyrogram_extra(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-async def _edit_from(source: Target[Any], args: argparse.Namespace) -> tuple[Edit, SessionData]:
-    """The edit that writes the source's session into the new destination, and the
-    session's data (its auth key stays in memory only)."""
-    view = await source.view()
-    if not view.has_auth_key:
-        raise CliError(Exit.REFUSED, f"{source} holds no auth key (never logged in)")
-    # A prompt asks for the source's passphrase, or for the destination's new one.
-    creds = Credentials(args, label="Passphrase" if view.encrypted else "New passphrase")
-    plain = args.plain
+async def _read(
+    source: Target[Any],
+    view: SessionView,
+    creds: Credentials,
+    args: argparse.Namespace,
+    extra: dict[str, Any] | None,
+) -> tuple[SessionData, Keyset | None]:
+    """The source's session (see :func:`_session`) and, when the destination keeps the
+    source's slots, the source's unlocked vault (the auth key stays in memory only)."""
     snapshot = await source.snapshot()
-    if view.encrypted:
+    if not view.encrypted:
+        async with opened(snapshot):
+            return await _session(snapshot, view, extra), None
+    unlock = creds.unlock_kwargs()
+    async with opened_vault(snapshot, rebind=args.rebind, **unlock) as storage:
+        data = await _session(storage, view, extra)
+    if args.plain:
+        return data, None
+    assert view.header is not None  # encrypted
+    return data, await asyncio.to_thread(_unlock, view.header, unlock)
+
+
+async def _session(
+    storage: Storage, view: SessionView, extra: dict[str, Any] | None
+) -> SessionData:
+    """The session in ``storage``; for a Telethon file (``extra``: what it lacks), its dc and
+    auth key and ``extra``."""
+    if extra is None:
+        return await storage.session_data()
+    key = await storage.auth_key()
+    assert key is not None  # view.has_auth_key
+    return SessionData(dc_id=view.fields["dc_id"], auth_key=key, **extra)
+
+
+def _unlock(header: Header, unlock: dict[str, Any]) -> Keyset:
+    """The vault of ``header``, unlocked with the CLI's unlocking options."""
+    creds = SlotCredentials.from_args(
+        unlock.get("passphrase"), unlock.get("keyring", False), unlock.get("key")
+    )
+    try:
+        return Keyset.unlock(header, creds)
+    finally:
+        creds.wipe()
+
+
+def _pyrogram_edit(
+    data: SessionData, keyset: Keyset | None, creds: Credentials, args: argparse.Namespace
+) -> Edit:
+    """The edit that writes ``data`` into the new Pyrogram-family file."""
+    if args.plain:
+        return writing_plain(data)
+    if keyset is not None:  # the source's vault, sealing an encrypted string opened next
         unlock = creds.unlock_kwargs()
-        async with opened_vault(snapshot, **unlock) as storage:
-            data = await storage.session_data()
-            if plain:
-                return writing_plain(data), data
-            text = await storage.export_session_string()
-        return editing(unlocking(unlock, session_string=text), unchanged(unlock)), data
-    async with opened(snapshot):
-        data = await snapshot.session_data()
-    if plain:
-        return writing_plain(data), data
+        text = seal_session(keyset, data)
+        return editing(unlocking(unlock, session_string=text), unchanged(unlock))
     new = creds.new_kwargs()
-    return editing(migrating(new, session_string=encode_session_string(data)), unchanged(new)), data
+    return editing(migrating(new, session_string=encode_session_string(data)), unchanged(new))
+
+
+async def _create_telethon(
+    dest: TelethonTarget,
+    data: SessionData,
+    keyset: Keyset | None,
+    creds: Credentials,
+    args: argparse.Namespace,
+) -> Outcome:
+    """Create the Telethon file ``dest`` holding the auth key of ``data``."""
+    address = public_address(data.dc_id, data.test_mode)
+    if address is None:
+        raise CliError(Exit.BAD_DATA, f"the session names data center {data.dc_id}, unknown")
+    dc = (data.dc_id, *address)
+    if args.plain:
+        return await dest.create(_kept_plain(data.auth_key), dc, data.auth_key)
+    if keyset is not None:  # sealed under the source's vault for the new file, then opened
+        unlock = creds.unlock_kwargs()
+        envelope = AuthKeySealer(keyset, session_name(dest.path)).seal(data.auth_key)
+        return await dest.create(editing(unlocking(unlock), unchanged(unlock)), dc, envelope)
+    new = creds.new_kwargs()
+    return await dest.create(editing(migrating(new), unchanged(new)), dc, data.auth_key)
+
+
+def _kept_plain(key: bytes) -> Edit:
+    """The edit that keeps the plaintext auth key ``key`` a storage starts with."""
+
+    @asynccontextmanager
+    async def edit(inner: Storage) -> AsyncIterator[Outcome]:
+        async with opened(inner):
+            pass
+        yield Outcome(key, {})
+
+    return edit

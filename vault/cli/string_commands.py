@@ -38,6 +38,9 @@ async def import_session(out: Path, creds: Credentials, args: argparse.Namespace
         raise CliError(Exit.NOT_FOUND, f"the directory {out.parent} does not exist")
     text = read_stdin_secret("session string")
     target = FileTarget(out)
+    if is_encrypted_string(text):
+        # The string's own passphrase opens it: ask for that one, not for a new one.
+        creds.passphrase.label = "Passphrase of the encrypted string"
     if args.plain:
         if is_encrypted_string(text):
             text = decrypt_session_string(text, **creds.unlock_kwargs())

@@ -1,27 +1,36 @@
 """A Telethon ``.session`` file as a :class:`~vault.cli.target.Target`.
 
 Every command is written once against :class:`~vault.cli.target.Target`; a Telethon file
-only differs in where its fields are. A snapshot loads the file's one ``sessions`` row into
-an in-memory vault storage (the auth key field as stored: an envelope or a plain key), so
-:class:`~vault.EncryptedStorage` does the crypto exactly as for a Pyrogram file and as
-:mod:`vault.telethon` does (same envelope, bound to the same session name). A change runs on
-that storage and writes the resulting auth key field back into a copy of the file, which
-:func:`~vault.cli.rewrite.rewrite` compacts, verifies, scans for the plaintext key and
-renames over the file: a crash leaves the old or the new file. Nothing here imports Telethon.
+only differs in where its fields are. A snapshot loads the auth key field of the file's one
+``sessions`` row (an envelope or a plain key) into an in-memory vault storage, so
+:class:`~vault.EncryptedStorage` does the crypto exactly as for a Pyrogram file, and the
+envelopes are the ones :mod:`vault.telethon` makes and opens: bound to the same session name,
+and to no identity fields (a Telethon file keeps no user id or test flag, and
+:mod:`vault.telethon` binds none).
+
+``encrypt`` writes the sealed key over the plaintext one in the file itself
+(:meth:`TelethonTarget.change_in_place`); the other changes write the resulting auth key field
+into a copy of the file, which :func:`~vault.cli.rewrite.rewrite` compacts, verifies, scans
+for the plaintext key and renames over the file. A crash leaves the old or the new session.
+Nothing here imports Telethon, but for making a new file (:meth:`TelethonTarget.create`) and
+exporting an encrypted one (:func:`export_telethon`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import sqlite3
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from ..errors import SchemaError
+from ..errors import SchemaError, SessionInUseError
 from ..storage import MemoryStorage
+from ..storage.values import UNSET, Unset
 from ..telethon.files import scrub, session_name
 from ..telethon.strings import TelethonData, encode_telethon_string, encrypt_telethon_string
 from . import atomic
@@ -31,7 +40,7 @@ from .exits import CliError, Exit
 from .file_target import FileTarget
 from .rewrite import copy_database, rewrite
 from .sessionfile import existing_file
-from .target import Target
+from .target import SessionView, Target
 from .vaults import Edit, Outcome, read_auth_key
 
 __all__ = [
@@ -49,27 +58,21 @@ TELETHON_TABLES = frozenset({"sessions", "entities", "sent_files", "update_state
 _SESSION_COLUMNS = frozenset({"dc_id", "server_address", "port", "auth_key", "takeout_id"})
 
 
-def _connect_ro(path: Path, *, immutable: bool = False) -> sqlite3.Connection:
-    # mode=ro never changes the file; immutable=1 also takes no lock and opens no side files
-    # (for a file in WAL mode a reader would create -wal and -shm ones)
-    flags = "mode=ro&immutable=1" if immutable else "mode=ro"
-    return sqlite3.connect(f"file:{quote(str(path))}?{flags}", uri=True, isolation_level=None)
-
-
 def is_telethon_file(path: Path) -> bool:
     """Whether ``path`` is an SQLite file in Telethon's session layout (read only; any
     failure to tell says no, and the Pyrogram-family reader reports it)."""
     if not path.is_file():
         return False
     try:
-        conn = _connect_ro(path, immutable=True)  # a client may hold it: look, touch nothing
-        try:
+        # immutable=1: no lock, no side files (a reader of a file in WAL mode would make them)
+        # and nothing held once closed, so a client holding the file is not disturbed and the
+        # command's own check for other holders never sees this read.
+        uri = f"file:{quote(str(path))}?mode=ro&immutable=1"
+        with contextlib.closing(sqlite3.connect(uri, uri=True, isolation_level=None)) as conn:
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
             if not tables >= TELETHON_TABLES:
                 return False
             columns = {r[1] for r in conn.execute("PRAGMA table_info(sessions)")}
-        finally:
-            conn.close()
     except sqlite3.Error:
         return False
     return columns >= _SESSION_COLUMNS
@@ -86,7 +89,7 @@ class TelethonRow:
         self.dc_id: int | None = values[0]
         self.server_address: str | None = values[1]
         self.port: int | None = values[2]
-        self.auth_key: bytes | None = values[3]
+        self.auth_key: bytes | None = values[3] or None
         self.takeout_id: int | None = values[4]
         if self.auth_key is not None and not isinstance(self.auth_key, bytes):
             raise SchemaError(f"the auth_key column of {path} holds no bytes; check the file")
@@ -104,63 +107,90 @@ def _count(conn: sqlite3.Connection, query: str) -> int:
 
 
 def read_row(path: Path) -> TelethonRow:
-    """Read the Telethon session file ``path`` (which is never changed)."""
+    """Read the Telethon session file ``path``; its content is never changed (closing the
+    connection may fold a write-ahead log a killed run left into the file)."""
     existing_file(path)
     try:
-        conn = _connect_ro(path)
-        try:
+        uri = f"file:{quote(str(path))}?mode=rw"  # never creates a file
+        with contextlib.closing(sqlite3.connect(uri, uri=True, isolation_level=None)) as conn:
             return TelethonRow(path, conn)
-        finally:
-            conn.close()
+    except sqlite3.OperationalError as error:
+        if "locked" in str(error):
+            raise
+        raise SchemaError(f"{path} is not a readable Telethon session file: {error}") from None
     except sqlite3.DatabaseError as error:
         raise SchemaError(f"{path} is not a readable Telethon session file: {error}") from None
 
 
 class TelethonSnapshot(MemoryStorage):
-    """An in-memory vault storage holding a Telethon file's session: ``open()`` reads the
-    file (never changing it); the fields Telethon lacks come from ``extra``
-    (``api_id``, ``user_id``, ``is_bot``, ``test_mode``). :attr:`stored` is the auth key
-    field as it was when the storage was closed."""
+    """An in-memory vault storage holding the auth key field of a Telethon file (read by
+    ``open()``, which never changes the file), or ``auth_key`` in its place (a new file's).
+    :attr:`stored` is the auth key field as it was when the storage was closed.
 
-    def __init__(self, path: Path, name: str, extra: dict[str, Any] | None = None) -> None:
+    The identity fields (``dc_id``, ``test_mode``, ``user_id``) read ``None``: an envelope
+    in a Telethon file binds none (see the module docstring); the file's data center is in
+    :attr:`row`."""
+
+    def __init__(self, path: Path, name: str, *, auth_key: bytes | Unset | None = UNSET) -> None:
         super().__init__(name)
         self.path = path
-        self.extra = extra or {}
         self.row: TelethonRow | None = None
         self.stored: bytes | None = None
+        self._start_key = auth_key
+        # The field is classified by the command (or unsealed by the vault over this storage).
+        self.expects_envelopes = True
 
     async def open(self) -> None:
-        self.row = read_row(self.path)
+        self.row = await asyncio.to_thread(read_row, self.path)
         await super().open()
-        await self.dc_id(self.row.dc_id or 0)
-        await self.test_mode(bool(self.extra.get("test_mode", False)))
-        await self.api_id(self.extra.get("api_id"))
-        await self.user_id(self.extra.get("user_id"))
-        await self.is_bot(bool(self.extra.get("is_bot", False)))
-        await self.auth_key(self.row.auth_key or None)
+        initial = self.row.auth_key if isinstance(self._start_key, Unset) else self._start_key
+        await super().auth_key(initial)
 
     async def close(self) -> None:
         if self.conn is not None:
             self.stored = await self.auth_key()
         await super().close()
 
+    async def dc_id(self, value: int | Unset = UNSET) -> int | None:
+        self._no_identity("dc_id", value)
+        return None
+
+    async def test_mode(self, value: bool | Unset | None = UNSET) -> bool | None:
+        self._no_identity("test_mode", value)
+        return None
+
+    async def user_id(self, value: int | Unset | None = UNSET) -> int | None:
+        self._no_identity("user_id", value)
+        return None
+
+    def _no_identity(self, name: str, value: object) -> None:
+        if value is not UNSET and value is not None:
+            raise ValueError(f"a Telethon session file keeps no {name} for the auth key to bind")
+
 
 class TelethonTarget(Target[TelethonSnapshot]):
     """The Telethon session file at ``path``."""
 
-    def __init__(self, path: Path, extra: dict[str, Any] | None = None) -> None:
+    vault_code = "vault.telethon.EncryptedSession"
+
+    def __init__(self, path: Path) -> None:
         self.path = path
         self.name = session_name(path)
         self.label = self.cli_args = str(path)
-        self.extra = extra
+        self.storage_code = f"SQLiteSession({str(path)!r})"
 
     async def snapshot(self) -> TelethonSnapshot:
-        return TelethonSnapshot(self.path, self.name, self.extra)
+        return TelethonSnapshot(self.path, self.name)
+
+    @contextlib.contextmanager
+    def _held(self) -> Iterator[None]:
+        # The flock session-vault takes, and the check that no other process (a running
+        # Telethon client, which takes no lock) has the file open.
+        with atomic.locked(self.path):
+            yield
 
     def locked(self) -> contextlib.AbstractContextManager[None]:
-        # The flock session-vault's own commands take (Telethon itself takes none): two
-        # commands never change the file together.
-        return atomic.locked(self.path)
+        return self._held()
 
     async def change(self, edit: Edit) -> Outcome:
         """See :meth:`Target.change`; call it inside :meth:`locked`."""
@@ -170,18 +200,15 @@ class TelethonTarget(Target[TelethonSnapshot]):
             storage = TelethonSnapshot(temp, self.name)
             async with edit(storage) as outcome:
                 outcomes.append(outcome)
-            _store_auth_key(temp, storage.stored)
+            await asyncio.to_thread(_store_auth_key, temp, storage.stored)
 
         async def verify(temp: Path) -> None:
-            outcome = outcomes[0]
-            if await read_auth_key(TelethonSnapshot(temp, self.name), **outcome.check) != (
-                outcome.key
-            ):
-                raise CliError(
-                    Exit.INTERNAL,
-                    f"the new copy of {self.path} did not give back the same auth key; the "
-                    "original file was left unchanged (please report this)",
-                )
+            await self._check(
+                temp,
+                outcomes[0],
+                f"the new copy of {self.path} did not check out; the "
+                "original file was left unchanged",
+            )
 
         def forbidden() -> bytes | None:
             return outcomes[0].key if outcomes[0].sealed else None
@@ -189,30 +216,55 @@ class TelethonTarget(Target[TelethonSnapshot]):
         await rewrite(self.path, step, verify, forbidden=forbidden)
         return outcomes[0]
 
-    async def create(self, edit: Edit, dc_id: int, address: str, port: int) -> Outcome:
-        """Create the file, which must not exist yet, as a Telethon session at data center
-        ``dc_id`` (``address``, ``port``) holding what ``edit`` writes into an empty session,
-        checked as :meth:`change` checks a result; nothing is left on failure. Needs
-        Telethon (its own ``SQLiteSession`` makes the file)."""
+    async def change_in_place(self, edit: Edit) -> Outcome:
+        """See :meth:`Target.change_in_place`; call it inside :meth:`locked`. The edit runs on
+        a copy in memory; only its result is written into the file, by
+        :func:`_overwrite_in_place` (one transaction), then checked."""
+        copy = TelethonSnapshot(self.path, self.name)
+        async with edit(copy) as outcome:
+            pass
+        assert copy.row is not None  # the edit opened it
+        await asyncio.to_thread(_overwrite_in_place, self.path, copy.row.auth_key, copy.stored)
+        await self._check(
+            self.path,
+            outcome,
+            f"{self.path} did not check out after the change; restore it from a backup",
+        )
+        return outcome
+
+    async def _check(self, path: Path, outcome: Outcome, problem: str) -> None:
+        """That ``path`` opens with the outcome's credentials to its auth key and, if that is
+        now sealed, holds the plaintext key nowhere (file or side files); else ``problem``."""
+        stored = await read_auth_key(TelethonSnapshot(path, self.name), **outcome.check)
+        leaked = outcome.sealed and atomic.scan_for(path, outcome.key)
+        if (stored or b"") != outcome.key or leaked:
+            raise CliError(Exit.INTERNAL, f"{problem} (please report this)")
+
+    async def create(self, edit: Edit, dc: tuple[int, str, int], auth_key: bytes) -> Outcome:
+        """Create the file, which must not exist yet, as a Telethon session at the data
+        center ``dc`` (id, address, port) holding the auth key field ``auth_key`` as ``edit``
+        leaves it, checked as :meth:`change` checks a result; nothing is left on
+        failure. Needs Telethon (its own ``SQLiteSession`` makes the file)."""
         temp = Path(f"{atomic.temp_path(self.path)}.session")
         try:
-            new_telethon_file(temp, dc_id, address, port)
-            storage = TelethonSnapshot(temp, self.name)
+            await asyncio.to_thread(_new_telethon_file, temp, dc)
+            storage = TelethonSnapshot(temp, self.name, auth_key=auth_key)
             async with edit(storage) as outcome:
                 pass
-            _store_auth_key(temp, storage.stored)
+            await asyncio.to_thread(_store_auth_key, temp, storage.stored)
             await asyncio.to_thread(scrub, temp)
-            check = await read_auth_key(TelethonSnapshot(temp, self.name), **outcome.check)
-            if check != outcome.key or (outcome.sealed and atomic.scan_for(temp, outcome.key)):
-                raise CliError(
-                    Exit.INTERNAL,
-                    f"the new file {self.path} did not check out; nothing was written "
-                    "(please report this)",
-                )
+            await self._check(
+                temp, outcome, f"the new file {self.path} did not check out; nothing was written"
+            )
             atomic.link_new(temp, self.path)
         finally:
             atomic.remove_with_side_files(temp)
         return outcome
+
+    async def view(self) -> SessionView:
+        view = await super().view()
+        # The vault sees no identity fields (see TelethonSnapshot); info shows the file's dc.
+        return dataclasses.replace(view, fields={**view.fields, "dc_id": view.place["dc_id"]})
 
     async def _place(self, snapshot: TelethonSnapshot) -> dict[str, Any]:
         assert snapshot.row is not None  # an open snapshot has read it
@@ -222,6 +274,7 @@ class TelethonTarget(Target[TelethonSnapshot]):
             "layout": "telethon",
             "schema_version": snapshot.row.version,
             "written_by": "Telethon",
+            "dc_id": snapshot.row.dc_id,
             "server_address": snapshot.row.server_address,
             "port": snapshot.row.port,
         }
@@ -247,14 +300,14 @@ def target_for(path: Path) -> Target[Any]:
     return FileTarget(path)
 
 
-def new_telethon_file(path: Path, dc_id: int, address: str, port: int) -> None:
+def _new_telethon_file(path: Path, dc: tuple[int, str, int]) -> None:
     """Make a Telethon session file without an auth key at ``path`` (owner-only), with
-    Telethon's own ``SQLiteSession``."""
+    Telethon's own ``SQLiteSession``, at the data center ``dc`` (id, address, port)."""
     session_cls = _telethon_sqlite_session()
     path.touch(mode=0o600, exist_ok=False)
     session = session_cls(str(path))
     try:
-        session.set_dc(dc_id, address, port)
+        session.set_dc(*dc)
         session.save()
     finally:
         session.close()
@@ -271,7 +324,9 @@ def _telethon_sqlite_session() -> Any:
     return SQLiteSession
 
 
-async def export_telethon(target: TelethonTarget, creds: Credentials, *, plain: bool) -> str:
+async def export_telethon(
+    target: TelethonTarget, creds: Credentials, *, plain: bool, rebind: bool = False
+) -> str:
     """``export`` for a Telethon file: the session as an encrypted Telethon string
     (``vault1-telethon:``, opening with the same key slots), or with ``plain`` Telethon's own
     ``StringSession`` string (plus a warning); nothing is written."""
@@ -290,7 +345,7 @@ async def export_telethon(target: TelethonTarget, creds: Credentials, *, plain: 
     with tempfile.TemporaryDirectory() as directory:
         copy = Path(directory) / target.path.name
         copy_database(target.path, copy)  # the session opens a private copy, never the file
-        session = EncryptedSession(session_cls(str(copy)), **creds.unlock_kwargs())
+        session = EncryptedSession(session_cls(str(copy)), rebind=rebind, **creds.unlock_kwargs())
         try:
             if plain:
                 warn(PLAIN_WARNING)
@@ -303,14 +358,49 @@ async def export_telethon(target: TelethonTarget, creds: Credentials, *, plain: 
 def _store_auth_key(path: Path, stored: bytes | None) -> None:
     """Write the auth key field into the Telethon file ``path`` (a private copy); a
     temporary auth key, a secret too, is emptied."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as conn:
         conn.execute("PRAGMA secure_delete = ON")
-        columns = {r[1] for r in conn.execute("PRAGMA table_info(sessions)")}
         conn.execute("BEGIN IMMEDIATE")
-        conn.execute("UPDATE sessions SET auth_key = ?", (stored,))
-        if "tmp_auth_key" in columns:
-            conn.execute("UPDATE sessions SET tmp_auth_key = x''")
+        _write_key(conn, stored)
         conn.execute("COMMIT")
-    finally:
-        conn.close()
+
+
+def _write_key(conn: sqlite3.Connection, stored: bytes | None) -> None:
+    conn.execute("UPDATE sessions SET auth_key = ?", (stored,))
+    if "tmp_auth_key" in {r[1] for r in conn.execute("PRAGMA table_info(sessions)")}:
+        conn.execute("UPDATE sessions SET tmp_auth_key = x''")  # Telethon >= 1.40
+
+
+def _overwrite_in_place(path: Path, expected: bytes | None, stored: bytes | None) -> None:
+    """Store the auth key field ``stored`` in the Telethon file ``path`` itself, where it
+    held ``expected``; call it while holding :func:`~vault.cli.atomic.locked`.
+
+    The file is first rebuilt (``VACUUM``), so stale copies of the plaintext key in free
+    pages are gone before the sealed key is committed; the change is then one transaction
+    through a write-ahead log (a crash leaves the old or the new session, and no rollback
+    journal keeps a copy of the old page), with ``secure_delete`` zeroing the old value; the
+    log is folded in and the file returns to Telethon's journal mode."""
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None, timeout=1.0)) as conn:
+        conn.execute("PRAGMA secure_delete = ON")
+        if conn.execute("PRAGMA journal_mode = WAL").fetchone()[0] != "wal":
+            raise CliError(
+                Exit.FAILURE,
+                f"{path} cannot use a write-ahead log (SQLite refused it), so its old auth key "
+                "could not be overwritten safely; nothing was changed",
+            )
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("VACUUM")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            now = conn.execute("SELECT auth_key FROM sessions").fetchone()
+            if (now[0] if now else None) != expected:
+                raise SessionInUseError(f"{path} was changed while encrypting it; run it again")
+            _write_key(conn, stored)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("PRAGMA journal_mode = DELETE")

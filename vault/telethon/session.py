@@ -196,7 +196,8 @@ class EncryptedSession(Session):  # type: ignore[misc]  # Telethon ships no type
                 f"an unencrypted auth key was written into the {_describe(self.inner)} behind "
                 f"EncryptedSession's back. {_PLAINTEXT_DANGER}"
             )
-        return AuthKey(self._sealer.open(stored))
+        plain = self._sealer.open(stored)
+        return None if plain is None else AuthKey(plain)
 
     @auth_key.setter
     def auth_key(self, value: Any) -> None:

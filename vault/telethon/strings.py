@@ -156,6 +156,11 @@ def open_telethon(keyset: Keyset, envelope: bytes) -> TelethonData:
     """The session inside an encrypted string's envelope, opened with its unlocked vault."""
     data = _connection(parse_envelope(envelope).header.binding)
     plain = AuthKeySealer(keyset, _name(data)).open(envelope)
+    if plain is None:  # only a Pyrogram-family vault's envelope can hold no auth key
+        raise CorruptedError(
+            "the encrypted string holds no auth key, so it is not a Telethon session string; "
+            "restore it from where you saved it"
+        )
     return TelethonData(data.dc_id, data.server_address, data.port, plain)
 
 
