@@ -5,6 +5,7 @@ by Telethon's own ``SQLiteSession`` (offline), opened afterwards by ``EncryptedS
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 import stat
@@ -20,10 +21,11 @@ pytest.importorskip("telethon")
 from telethon.sessions import SQLiteSession, StringSession
 
 from vault import EncryptedStorage
+from vault.crypto import CHEAP_KDF
 from vault.crypto.envelope import is_envelope
 from vault.errors import WrongKeyError
 from vault.storage import FileStorage
-from vault.telethon import EncryptedSession
+from vault.telethon import EncryptedSession, encrypt_session_file
 
 from ..cli_helpers import (
     CHEAP,
@@ -70,6 +72,12 @@ def _telethon_opens(path: Path, **unlock: object) -> tuple[bytes, int, str, int]
         session.close()
 
 
+def _journal_mode(path: Path) -> str:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        mode: str = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    return mode
+
+
 def _refused(path: Path, **unlock: object) -> None:
     """``EncryptedSession`` refuses these credentials (its Telethon session closed after)."""
     inner = SQLiteSession(str(path))
@@ -93,11 +101,14 @@ def test_encrypt_then_decrypt_a_telethon_made_file(tmp_path: Path, env: dict[str
     path.chmod(0o644)
     out = _ok(env, "encrypt", path, "--passphrase-env", "TG_PASS", *CHEAP)
     assert f"encrypted {path}" in out
+    assert f"vault.telethon.EncryptedSession(SQLiteSession({str(path)!r}), passphrase=...)" in out
     assert files_holding(path, AUTH_KEY) == []  # file, journal, WAL, free pages
     assert leftovers(tmp_path) == []
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert is_envelope(_stored(path))
+    assert is_envelope(_stored(path)) and _journal_mode(path) == "delete"  # Telethon's own
+    sealed = _stored(path)
     assert _telethon_opens(path, passphrase=PASSPHRASE) == (AUTH_KEY, *DC)
+    assert _stored(path) == sealed  # sealed as vault.telethon seals it: nothing to re-seal
     with sqlite3.connect(path) as conn:  # the rest of the session is Telethon's, untouched
         assert conn.execute("SELECT takeout_id FROM sessions").fetchone() == (7,)
     conn.close()
@@ -108,6 +119,38 @@ def test_encrypt_then_decrypt_a_telethon_made_file(tmp_path: Path, env: dict[str
     assert wrong.returncode == 3, wrong.stderr
     _ok(env, "decrypt", path, "--confirm-plaintext", "--passphrase-env", "TG_PASS")
     assert _telethon_opens(path) == (AUTH_KEY, *DC)  # Telethon's own SQLiteSession again
+
+
+def test_a_file_encrypted_in_python_takes_every_command(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    path = plaintext_file(tmp_path / "acct")
+    assert encrypt_session_file(path, passphrase=PASSPHRASE, kdf=CHEAP_KDF)
+    facts = json_info(_cli(env, "info", path, "--json"))
+    assert facts["encrypted"] is True and facts["dc_id"] == DC[0]
+    _ok(env, "passwd", path, "--passphrase-env", "TG_PASS", "--new-passphrase-env", "TG_NEW",
+        *CHEAP)  # fmt: skip
+    assert _telethon_opens(path, passphrase=NEW_PASSPHRASE) == (AUTH_KEY, *DC)
+    exported = _ok(env, "export", path, "--passphrase-env", "TG_NEW").strip()
+    assert EncryptedSession.from_string(exported, passphrase=NEW_PASSPHRASE).auth_key.key == (
+        AUTH_KEY
+    )
+    _ok(env, "decrypt", path, "--confirm-plaintext", "--passphrase-env", "TG_NEW")
+    assert _telethon_opens(path) == (AUTH_KEY, *DC)
+
+
+def test_a_running_client_keeps_its_file(tmp_path: Path, env: dict[str, str]) -> None:
+    path = plaintext_file(tmp_path / "acct")
+    client = SQLiteSession(str(path))  # as a running TelegramClient holds it (no lock taken)
+    try:
+        assert client.auth_key.key == AUTH_KEY
+        held = _cli(env, "encrypt", path, "--passphrase-env", "TG_PASS", *CHEAP)
+        assert held.returncode == 5, held.stderr
+        assert "open in another process" in held.stderr and _stored(path) == AUTH_KEY
+        assert json_info(_cli(env, "info", path, "--json"))["has_auth_key"] is True
+    finally:
+        client.close()
+    _ok(env, "encrypt", path, "--passphrase-env", "TG_PASS", *CHEAP)
 
 
 def test_encrypt_is_explicit_and_other_commands_refuse_plaintext(
@@ -221,7 +264,9 @@ def test_convert_both_ways_keeps_key_dc_and_encryption(tmp_path: Path, env: dict
     out = _ok(env, "convert", pyro, back, "--to", "telethon", "--passphrase-env", "TG_PASS")
     assert "encrypted telethon" in out
     assert files_holding(back, AUTH_KEY) == [] and stat.S_IMODE(back.stat().st_mode) == 0o600
+    sealed = _stored(back)
     assert _telethon_opens(back, passphrase=PASSPHRASE) == (AUTH_KEY, *DC)
+    assert _stored(back) == sealed  # bound as vault.telethon binds it: nothing re-sealed
 
     plain = tmp_path / "plain.session"
     _ok(env, "convert", pyro, plain, "--to", "telethon", "--plain", "--passphrase-env", "TG_PASS")
