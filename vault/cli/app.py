@@ -477,7 +477,6 @@ def _string_commands(commands: Subparsers) -> None:
     p.add_argument("--test-mode", action="store_true", help="the session is on test servers")
     add_credential_options(p)
     add_kdf_options(p)
-    _add_rebind(p)
 
     p = _command(
         commands,
