@@ -153,6 +153,17 @@ def test_a_running_client_keeps_its_file(tmp_path: Path, env: dict[str, str]) ->
     _ok(env, "encrypt", path, "--passphrase-env", "TG_PASS", *CHEAP)
 
 
+def test_encrypt_empties_telethons_temporary_key(tmp_path: Path, env: dict[str, str]) -> None:
+    path = plaintext_file(tmp_path / "acct")
+    temporary = os.urandom(256)  # what Telethon stores with store_tmp_auth_key_on_disk
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("UPDATE sessions SET tmp_auth_key = ?", (temporary,))
+    _ok(env, "encrypt", path, "--passphrase-env", "TG_PASS", *CHEAP)
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("SELECT tmp_auth_key FROM sessions").fetchone() == (b"",)
+    assert files_holding(path, temporary) == [] and files_holding(path, AUTH_KEY) == []
+
+
 def test_encrypt_is_explicit_and_other_commands_refuse_plaintext(
     tmp_path: Path, env: dict[str, str]
 ) -> None:
@@ -253,11 +264,17 @@ def _pyrogram_key(path: Path, **unlock: object) -> tuple[bytes | None, int | Non
 
 def test_convert_both_ways_keeps_key_dc_and_encryption(tmp_path: Path, env: dict[str, str]) -> None:
     source = _encrypted_file(tmp_path, env)
+    raw = os.urandom(32)
+    keyfile = tmp_path / "raw.key"
+    keyfile.write_bytes(raw)
+    keyfile.chmod(0o600)
+    _ok(env, "add-key", source, "raw-key", "--passphrase-env", "TG_PASS", "--new-key-file", keyfile)
     pyro = tmp_path / "pyro.session"
     out = _ok(env, "convert", source, pyro, "--to", "pyrogram", "--api-id", "12345",
               "--user-id", "777", "--passphrase-env", "TG_PASS")  # fmt: skip
     assert "encrypted pyrogram" in out
     assert _pyrogram_key(pyro, passphrase=PASSPHRASE) == (AUTH_KEY, DC[0], 777)
+    assert _pyrogram_key(pyro, key=raw) == (AUTH_KEY, DC[0], 777)  # every slot kept
     assert AUTH_KEY not in pyro.read_bytes() and stat.S_IMODE(pyro.stat().st_mode) == 0o600
 
     back = tmp_path / "back.session"
@@ -267,6 +284,7 @@ def test_convert_both_ways_keeps_key_dc_and_encryption(tmp_path: Path, env: dict
     sealed = _stored(back)
     assert _telethon_opens(back, passphrase=PASSPHRASE) == (AUTH_KEY, *DC)
     assert _stored(back) == sealed  # bound as vault.telethon binds it: nothing re-sealed
+    assert _telethon_opens(back, key=raw) == (AUTH_KEY, *DC)
 
     plain = tmp_path / "plain.session"
     _ok(env, "convert", pyro, plain, "--to", "telethon", "--plain", "--passphrase-env", "TG_PASS")
