@@ -316,6 +316,14 @@ def _command(
     return sub
 
 
+def _add_telethon_fields(p: argparse.ArgumentParser, source: str) -> None:
+    """The options for what a Telethon ``source`` (strings, files) lacks."""
+    p.add_argument("--api-id", type=int, help=f"api id (Telethon {source} lack it)")
+    p.add_argument("--user-id", type=int, help=f"user id (Telethon {source} lack it)")
+    p.add_argument("--bot", action="store_true", help="the Telethon session is a bot's")
+    p.add_argument("--test-mode", action="store_true", help="the session is on test servers")
+
+
 def _add_rebind(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--rebind",
@@ -471,10 +479,7 @@ def _string_commands(commands: Subparsers) -> None:
     )
     p.add_argument("--out", required=True, metavar="PATH", help="the session file to create")
     p.add_argument("--plain", action="store_true", help="write an UNENCRYPTED file")
-    p.add_argument("--api-id", type=int, help="api id (Telethon strings lack it)")
-    p.add_argument("--user-id", type=int, help="user id (Telethon strings lack it)")
-    p.add_argument("--bot", action="store_true", help="the Telethon session is a bot's")
-    p.add_argument("--test-mode", action="store_true", help="the session is on test servers")
+    _add_telethon_fields(p, "strings")
     add_credential_options(p)
     add_kdf_options(p)
 
@@ -494,10 +499,7 @@ def _string_commands(commands: Subparsers) -> None:
     p.add_argument("dest", metavar="DEST", help="the session file to create")
     p.add_argument("--to", required=True, choices=("pyrogram", "telethon"), help="DEST layout")
     p.add_argument("--plain", action="store_true", help="write an UNENCRYPTED file")
-    p.add_argument("--api-id", type=int, help="api id (Telethon files lack it)")
-    p.add_argument("--user-id", type=int, help="user id (Telethon files lack it)")
-    p.add_argument("--bot", action="store_true", help="the Telethon session is a bot's")
-    p.add_argument("--test-mode", action="store_true", help="the session is on test servers")
+    _add_telethon_fields(p, "files")
     add_credential_options(p)
     add_kdf_options(p)
     _add_rebind(p)

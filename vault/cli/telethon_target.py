@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from ..errors import SchemaError, SessionInUseError
+from ..errors import SchemaError
 from ..storage import MemoryStorage
 from ..storage.values import UNSET, Unset
 from ..telethon.files import scrub, session_name
@@ -38,7 +38,7 @@ from .commands import PLAIN_WARNING, export_plain_session, warn
 from .credentials import Credentials
 from .exits import CliError, Exit
 from .file_target import FileTarget
-from .rewrite import copy_database, rewrite
+from .rewrite import copy_database, overwrite_auth_key, rewrite
 from .sessionfile import existing_file
 from .target import SessionView, Target
 from .vaults import Edit, Outcome, read_auth_key
@@ -218,13 +218,14 @@ class TelethonTarget(Target[TelethonSnapshot]):
 
     async def change_in_place(self, edit: Edit) -> Outcome:
         """See :meth:`Target.change_in_place`; call it inside :meth:`locked`. The edit runs on
-        a copy in memory; only its result is written into the file, by
-        :func:`_overwrite_in_place` (one transaction), then checked."""
+        a copy in memory; only its result is written into the file, in one transaction by
+        :func:`~vault.cli.rewrite.overwrite_auth_key` (as for a Pyrogram file), then checked."""
         copy = TelethonSnapshot(self.path, self.name)
         async with edit(copy) as outcome:
             pass
-        assert copy.row is not None  # the edit opened it
-        await asyncio.to_thread(_overwrite_in_place, self.path, copy.row.auth_key, copy.stored)
+        await asyncio.to_thread(_prepare_in_place, self.path)
+        await overwrite_auth_key(self.path, copy.stored)
+        await asyncio.to_thread(_journal_mode, self.path, "DELETE")  # Telethon's own, again
         await self._check(
             self.path,
             outcome,
@@ -367,40 +368,29 @@ def _store_auth_key(path: Path, stored: bytes | None) -> None:
 
 def _write_key(conn: sqlite3.Connection, stored: bytes | None) -> None:
     conn.execute("UPDATE sessions SET auth_key = ?", (stored,))
-    if "tmp_auth_key" in {r[1] for r in conn.execute("PRAGMA table_info(sessions)")}:
-        conn.execute("UPDATE sessions SET tmp_auth_key = x''")  # Telethon >= 1.40
+    if "tmp_auth_key" in _columns(conn):
+        conn.execute("UPDATE sessions SET tmp_auth_key = x''")
 
 
-def _overwrite_in_place(path: Path, expected: bytes | None, stored: bytes | None) -> None:
-    """Store the auth key field ``stored`` in the Telethon file ``path`` itself, where it
-    held ``expected``; call it while holding :func:`~vault.cli.atomic.locked`.
+def _columns(conn: sqlite3.Connection) -> set[str]:
+    """The columns of the ``sessions`` table (``tmp_auth_key``: Telethon 1.40 and later)."""
+    return {r[1] for r in conn.execute("PRAGMA table_info(sessions)")}
 
-    The file is first rebuilt (``VACUUM``), so stale copies of the plaintext key in free
-    pages are gone before the sealed key is committed; the change is then one transaction
-    through a write-ahead log (a crash leaves the old or the new session, and no rollback
-    journal keeps a copy of the old page), with ``secure_delete`` zeroing the old value; the
-    log is folded in and the file returns to Telethon's journal mode."""
+
+def _journal_mode(path: Path, mode: str) -> None:
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None, timeout=1.0)) as conn:
+        conn.execute(f"PRAGMA journal_mode = {mode}")
+
+
+def _prepare_in_place(path: Path) -> None:
+    """Ready the Telethon file ``path`` for :func:`~vault.cli.rewrite.overwrite_auth_key`:
+    empty the temporary auth key and rebuild the file through a write-ahead log, so no stale
+    copy of the plaintext key is left in free pages even if a crash comes right after the
+    sealed key is committed (a later ``encrypt`` skips an encrypted file)."""
     with contextlib.closing(sqlite3.connect(path, isolation_level=None, timeout=1.0)) as conn:
         conn.execute("PRAGMA secure_delete = ON")
-        if conn.execute("PRAGMA journal_mode = WAL").fetchone()[0] != "wal":
-            raise CliError(
-                Exit.FAILURE,
-                f"{path} cannot use a write-ahead log (SQLite refused it), so its old auth key "
-                "could not be overwritten safely; nothing was changed",
-            )
-        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA journal_mode = WAL")
+        if "tmp_auth_key" in _columns(conn):
+            conn.execute("UPDATE sessions SET tmp_auth_key = x''")
         conn.execute("VACUUM")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            now = conn.execute("SELECT auth_key FROM sessions").fetchone()
-            if (now[0] if now else None) != expected:
-                raise SessionInUseError(f"{path} was changed while encrypting it; run it again")
-            _write_key(conn, stored)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        conn.execute("PRAGMA journal_mode = DELETE")
