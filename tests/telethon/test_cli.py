@@ -21,11 +21,12 @@ pytest.importorskip("telethon")
 from telethon.sessions import SQLiteSession, StringSession
 
 from vault import EncryptedStorage
-from vault.crypto import CHEAP_KDF
+from vault.crypto import CHEAP_KDF, decrypt_session_string
 from vault.crypto.envelope import is_envelope
 from vault.errors import WrongKeyError
+from vault.session_string import decode_session_string
 from vault.storage import FileStorage
-from vault.telethon import EncryptedSession, encrypt_session_file
+from vault.telethon import EncryptedSession, encrypt_session_file, encrypt_telethon_string
 
 from ..cli_helpers import (
     CHEAP,
@@ -38,7 +39,15 @@ from ..cli_helpers import (
     run_cli,
     timed_run,
 )
-from .helpers import AUTH_KEY, DC, PASSPHRASE, encrypted, files_holding, plaintext_file
+from .helpers import (
+    AUTH_KEY,
+    DC,
+    PASSPHRASE,
+    encrypted,
+    files_holding,
+    plaintext_file,
+    plaintext_string,
+)
 
 NEW_PASSPHRASE = "the new telethon passphrase"
 
@@ -294,6 +303,35 @@ def test_convert_both_ways_keeps_key_dc_and_encryption(tmp_path: Path, env: dict
         "--user-id", "2")  # fmt: skip
     assert _pyrogram_key(plain_pyro) == (AUTH_KEY, DC[0], 2)
     assert leftovers(tmp_path) == []
+
+
+def test_string_convert_both_ways(env: dict[str, str]) -> None:
+    def convert(text: str, *args: str) -> str:
+        done = run_cli("string", "convert", *args, stdin=text, env=env)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    plain = plaintext_string()
+    pyro = convert(plain, "--to", "pyrogram", "--api-id", "5", "--user-id", "6")
+    data = decode_session_string(pyro)
+    assert (data.auth_key, data.dc_id, data.api_id, data.user_id) == (AUTH_KEY, DC[0], 5, 6)
+    telethon = StringSession(convert(pyro, "--to", "telethon"))
+    assert (telethon.auth_key.key, telethon.dc_id, telethon.server_address) == (AUTH_KEY, *DC[:2])
+
+    sealed = encrypt_telethon_string(plain, passphrase=PASSPHRASE, kdf=CHEAP_KDF)
+    pyro_sealed = convert(sealed, "--to", "pyrogram", "--api-id", "5", "--user-id", "6",
+                          "--passphrase-env", "TG_PASS")  # fmt: skip
+    assert pyro_sealed.startswith("vault1:") and AUTH_KEY.hex() not in pyro_sealed
+    assert decode_session_string(decrypt_session_string(pyro_sealed, passphrase=PASSPHRASE)) == data
+    back = convert(pyro_sealed, "--to", "telethon", "--passphrase-env", "TG_PASS")
+    session = EncryptedSession.from_string(back, passphrase=PASSPHRASE)
+    assert (session.auth_key.key, session.port) == (AUTH_KEY, DC[2])
+
+    same = run_cli("string", "convert", "--to", "telethon", stdin=plain, env=env)
+    assert same.returncode == 2 and "already a Telethon string" in same.stderr
+    wrong = run_cli("string", "convert", "--to", "telethon", "--passphrase-env", "TG_NEW",
+                    stdin=pyro_sealed, env=env)  # fmt: skip
+    assert wrong.returncode == 3, wrong.stderr
 
 
 def test_convert_refusals(tmp_path: Path, env: dict[str, str]) -> None:

@@ -266,6 +266,12 @@ async def _string_decrypt(args: argparse.Namespace, out: Report) -> None:
     out.success(STDIN, string_commands.string_decrypt(creds))
 
 
+async def _string_convert(args: argparse.Namespace, out: Report) -> None:
+    creds = Credentials(args)
+    creds.check()
+    out.success(STDIN, convert.convert_string(args, creds))
+
+
 # --- parser --------------------------------------------------------------------------------
 
 
@@ -522,6 +528,21 @@ def _string_commands(commands: Subparsers) -> None:
         "decrypt an encrypted session string from stdin",
         "Read an encrypted session string from stdin and print the plain one.",
     )
+    add_credential_options(s)
+    s = _command(
+        strings,
+        "string convert",
+        _string_convert,
+        "convert a session string from stdin between Telethon and Pyrogram family",
+        "Read a session string from stdin and print it in the format --to names: a "
+        "Pyrogram-family string (vault1: when encrypted) from a Telethon one (vault1-telethon: "
+        "when encrypted), or the reverse. An encrypted string gives an encrypted one with the "
+        "same key slots (unlock it with the usual options); a plain one gives a plain one. A "
+        "Telethon string has no api id and user id: give them with --api-id and --user-id "
+        "(asked for at a terminal).",
+    )
+    s.add_argument("--to", required=True, choices=("pyrogram", "telethon"), help="the format")
+    _add_telethon_fields(s, "strings")
     add_credential_options(s)
 
 

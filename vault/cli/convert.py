@@ -1,4 +1,5 @@
-"""``convert``: a Telethon session file into a Pyrogram-family one, or the reverse.
+"""``convert``: a Telethon session file into a Pyrogram-family one, or the reverse; and
+``string convert``, the same for session strings.
 
 The source is opened as every command opens it (an encrypted one with the unlocking options,
 all its checks included). An encrypted source gives an encrypted destination under the same
@@ -6,6 +7,9 @@ vault, so the destination keeps every key slot of the source; a plaintext source
 with the slots the options name; ``--plain`` writes a plaintext destination. The destination
 is created as ``import`` creates a file: built aside, checked, and linked into place only if
 no file has its name. The source is never changed.
+
+A string is converted the same way: an encrypted one (``vault1:`` or ``vault1-telethon:``)
+into an encrypted one under the same vault, a plain one into a plain one.
 """
 
 from __future__ import annotations
@@ -17,25 +21,36 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from ..crypto.envelope import Header
+from ..crypto.envelope import Header, Purpose, parse
 from ..crypto.keyset import Keyset
 from ..crypto.sealer import AuthKeySealer
 from ..crypto.slots import Credentials as SlotCredentials
-from ..crypto.strings import seal_session
-from ..session_string import SessionData, encode_session_string
+from ..crypto.strings import is_encrypted_string, open_session, parse_encrypted_string, seal_session
+from ..session_string import SessionData, decode_session_string, encode_session_string
 from ..storage import Storage
 from ..storage.datacenters import public_address
 from ..telethon.files import session_name
-from .commands import warn
+from ..telethon.strings import (
+    TelethonData,
+    decode_telethon_string,
+    encode_telethon_string,
+    envelope_of,
+    is_encrypted_telethon_string,
+    looks_like_telethon_string,
+    open_telethon,
+    seal_telethon,
+)
+from .commands import PLAIN_WARNING, warn
 from .credentials import Credentials
 from .exits import CliError, Exit
 from .file_target import FileTarget
+from .secret_input import read_stdin_secret
 from .string_commands import ask_int, writing_plain
 from .target import SessionView, Target
 from .telethon_target import TelethonTarget, is_telethon_file
 from .vaults import Edit, Outcome, editing, migrating, opened, opened_vault, unchanged, unlocking
 
-__all__ = ["convert"]
+__all__ = ["convert", "convert_string"]
 
 
 async def convert(args: argparse.Namespace) -> str:
@@ -74,11 +89,11 @@ async def convert(args: argparse.Namespace) -> str:
     return f"converted {src} into {state} {args.to} session file {dest}"
 
 
-def _pyrogram_extra(args: argparse.Namespace) -> dict[str, Any]:
-    """What a Pyrogram-family session holds and a Telethon file lacks."""
+def _pyrogram_extra(args: argparse.Namespace, source: str = "file") -> dict[str, Any]:
+    """What a Pyrogram-family session holds and a Telethon ``source`` lacks."""
     return {
-        "api_id": args.api_id if args.api_id is not None else ask_int("api id", "file"),
-        "user_id": args.user_id if args.user_id is not None else ask_int("user id", "file"),
+        "api_id": args.api_id if args.api_id is not None else ask_int("api id", source),
+        "user_id": args.user_id if args.user_id is not None else ask_int("user id", source),
         "is_bot": args.bot,
         "test_mode": args.test_mode,
     }
@@ -151,10 +166,8 @@ async def _create_telethon(
     args: argparse.Namespace,
 ) -> Outcome:
     """Create the Telethon file ``dest`` holding the auth key of ``data``."""
-    address = public_address(data.dc_id, data.test_mode)
-    if address is None:
-        raise CliError(Exit.BAD_DATA, f"the session names data center {data.dc_id}, unknown")
-    dc = (data.dc_id, *address)
+    telethon = _telethon_data(data)
+    dc = (telethon.dc_id, telethon.server_address, telethon.port)
     if args.plain:
         return await dest.create(_kept_plain(data.auth_key), dc, data.auth_key)
     if keyset is not None:  # sealed under the source's vault for the new file, then opened
@@ -175,3 +188,48 @@ def _kept_plain(key: bytes) -> Edit:
         yield Outcome(key, {})
 
     return edit
+
+
+# --- strings ---------------------------------------------------------------------------------
+
+
+def convert_string(args: argparse.Namespace, creds: Credentials) -> str:
+    """The session string on stdin in the other library's format (``args.to``): encrypted
+    under the same vault if it is encrypted (unlocked with ``creds``), else plain."""
+    text = read_stdin_secret("session string")
+    telethon_source = is_encrypted_telethon_string(text) or looks_like_telethon_string(text)
+    if telethon_source == (args.to == "telethon"):
+        layout = "a Telethon" if telethon_source else "a Pyrogram-family"
+        raise CliError(Exit.USAGE, f"the string is already {layout} string; nothing to convert")
+    # What a Telethon string lacks is asked for before any passphrase.
+    extra = _pyrogram_extra(args, "string") if telethon_source else {}
+    if is_encrypted_telethon_string(text):
+        envelope = envelope_of(text)
+        keyset = _unlock(parse(envelope, Purpose.AUTH_KEY).header, creds.unlock_kwargs())
+        try:
+            return seal_session(keyset, _from_telethon(open_telethon(keyset, envelope), extra))
+        finally:
+            keyset.wipe()
+    if is_encrypted_string(text):
+        sealed = parse_encrypted_string(text)
+        keyset = _unlock(sealed.header, creds.unlock_kwargs())
+        try:
+            return seal_telethon(keyset, _telethon_data(open_session(keyset, sealed)))
+        finally:
+            keyset.wipe()
+    warn(PLAIN_WARNING)
+    if telethon_source:
+        return encode_session_string(_from_telethon(decode_telethon_string(text), extra))
+    return encode_telethon_string(_telethon_data(decode_session_string(text)))
+
+
+def _from_telethon(telethon: TelethonData, extra: dict[str, Any]) -> SessionData:
+    return SessionData(telethon.dc_id, auth_key=telethon.auth_key, **extra)
+
+
+def _telethon_data(data: SessionData) -> TelethonData:
+    """What a Telethon string holds of ``data``: the public address of its data center."""
+    address = public_address(data.dc_id, data.test_mode)
+    if address is None:
+        raise CliError(Exit.BAD_DATA, f"the session names data center {data.dc_id}, unknown")
+    return TelethonData(data.dc_id, *address, data.auth_key)
