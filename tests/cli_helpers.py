@@ -20,10 +20,9 @@ import pytest
 from vault import EncryptedStorage
 from vault.crypto.envelope import is_envelope
 from vault.errors import SchemaError
-from vault.storage import FileStorage, MongoStorage
+from vault.storage import FileStorage
 from vault.storage.schema import detect_version
-
-from .encrypted_helpers import log_in
+from vault.testing import log_in
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -217,6 +216,8 @@ async def make_mongo_session(
     conn: Any, name: str, database: str | None = None, *, logged_in: bool = True
 ) -> bytes:
     """A plaintext session written by MongoStorage; returns its auth key."""
+    from vault.storage import MongoStorage  # noqa: PLC0415 - the mongo extra (not everywhere)
+
     storage = MongoStorage(name, conn, database=database)
     await storage.open()
     key = os.urandom(256)
@@ -241,6 +242,8 @@ async def raw(conn: Any, name: str, database: str | None = None) -> dict[str, An
 
 async def open_key(conn: Any, name: str, database: str | None = None, **unlock: Any) -> bytes:
     """The auth key as a client gets it (through EncryptedStorage when ``unlock``)."""
+    from vault.storage import MongoStorage  # noqa: PLC0415 - the mongo extra (not everywhere)
+
     inner = MongoStorage(name, conn, database=database)
     storage = EncryptedStorage(inner, **unlock) if unlock else inner
     await storage.open()

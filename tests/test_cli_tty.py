@@ -51,6 +51,16 @@ def finish(child: object) -> tuple[str, int]:
     return child.before, child.exitstatus  # type: ignore[attr-defined]
 
 
+def telethon_ids(passphrase: str) -> tuple[tuple[str, str], ...]:
+    """The prompts for what a Telethon session lacks, then a new passphrase, answered."""
+    return (
+        ("no api id; enter it: ", "2040"),
+        ("no user id; enter it: ", "5000000042"),
+        ("New passphrase: ", passphrase),
+        ("Repeat new passphrase: ", passphrase),
+    )
+
+
 def test_encrypt_prompts_twice_without_echo(plain: Fixture) -> None:
     child = spawn("encrypt", plain.path, *CHEAP)
     child.expect("New passphrase: ")  # type: ignore[attr-defined]
@@ -200,14 +210,7 @@ def test_telethon_import_asks_for_what_the_string_lacks(tmp_path: Path) -> None:
     child = spawn("import", "--out", out, *CHEAP)
     child.expect("input is hidden")  # type: ignore[attr-defined]
     child.sendline(text)  # type: ignore[attr-defined]
-    child.expect("no api id; enter it: ")  # type: ignore[attr-defined]
-    child.sendline("2040")  # type: ignore[attr-defined]
-    child.expect("no user id; enter it: ")  # type: ignore[attr-defined]
-    child.sendline("5000000042")  # type: ignore[attr-defined]
-    child.expect("New passphrase: ")  # type: ignore[attr-defined]
-    child.sendline(PASSPHRASE)  # type: ignore[attr-defined]
-    child.expect("Repeat new passphrase: ")  # type: ignore[attr-defined]
-    child.sendline(PASSPHRASE)  # type: ignore[attr-defined]
+    answer(child, *telethon_ids(PASSPHRASE))
     rest, status = finish(child)
     assert status == 0, rest
     assert open_auth_key(out, passphrase=PASSPHRASE) == auth_key

@@ -21,7 +21,7 @@ from typing import Any, TypeAlias
 from .. import __version__
 from ..crypto.keyring_slot import DEFAULT_SERVICE
 from . import commands as session_commands
-from . import string_commands
+from . import convert, string_commands
 from .credentials import (
     Credentials,
     add_credential_options,
@@ -38,6 +38,7 @@ from .progress import Progress, expand_paths
 from .report import PROG, Report
 from .sessionfile import SUFFIX
 from .target import Target
+from .telethon_target import TelethonTarget, export_telethon, target_for
 
 __all__ = ["build_parser", "main"]
 
@@ -112,7 +113,7 @@ async def _each_target(
         raise CliError(
             Exit.NOT_FOUND, f"no session files (*{SUFFIX}) in {', '.join(paths)}{deeper}"
         )
-    await _each(args, out, [FileTarget(Path(p)) for p in files], work, progress=progress)
+    await _each(args, out, [target_for(Path(p)) for p in files], work, progress=progress)
 
 
 async def _each(
@@ -143,7 +144,9 @@ async def _each(
 def _explained(error: Exception, target: Target[Any]) -> Exception:
     """``error``, or for a file in a directory this process may not write in (where a changed
     copy is made), an error that names the directory and what to do."""
-    if not isinstance(target, FileTarget) or not isinstance(error, OSError | sqlite3.Error):
+    if not isinstance(target, FileTarget | TelethonTarget) or not isinstance(
+        error, OSError | sqlite3.Error
+    ):
         return error
     directory = target.path.parent
     if os.access(directory, os.W_OK):
@@ -232,12 +235,17 @@ async def _seal_peers(args: argparse.Namespace, out: Report) -> None:
 async def _export(args: argparse.Namespace, out: Report) -> None:
     creds = Credentials(args)
     creds.check()
-    await _each_target(
-        args,
-        out,
-        lambda target: session_commands.export(target, creds, plain=args.plain, rebind=args.rebind),
-        many=False,
-    )
+
+    async def work(target: Target[Any]) -> str:
+        if isinstance(target, TelethonTarget):  # a Telethon file exports a Telethon string
+            return await export_telethon(target, creds, plain=args.plain, rebind=args.rebind)
+        return await session_commands.export(target, creds, plain=args.plain, rebind=args.rebind)
+
+    await _each_target(args, out, work, many=False)
+
+
+async def _convert(args: argparse.Namespace, out: Report) -> None:
+    out.success(args.dest, await convert.convert(args))
 
 
 async def _import(args: argparse.Namespace, out: Report) -> None:
@@ -258,6 +266,12 @@ async def _string_decrypt(args: argparse.Namespace, out: Report) -> None:
     out.success(STDIN, string_commands.string_decrypt(creds))
 
 
+async def _string_convert(args: argparse.Namespace, out: Report) -> None:
+    creds = Credentials(args)
+    creds.check()
+    out.success(STDIN, convert.convert_string(args, creds))
+
+
 # --- parser --------------------------------------------------------------------------------
 
 
@@ -265,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (every command has ``--help``)."""
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Encrypt Pyrogram-family Telegram session files and strings at rest.",
+        description="Encrypt Pyrogram-family and Telethon session files and strings at rest.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -308,6 +322,14 @@ def _command(
     return sub
 
 
+def _add_telethon_fields(p: argparse.ArgumentParser, source: str) -> None:
+    """The options for what a Telethon ``source`` (strings, files) lacks."""
+    p.add_argument("--api-id", type=int, help=f"api id (Telethon {source} lack it)")
+    p.add_argument("--user-id", type=int, help=f"user id (Telethon {source} lack it)")
+    p.add_argument("--bot", action="store_true", help="the Telethon session is a bot's")
+    p.add_argument("--test-mode", action="store_true", help="the session is on test servers")
+
+
 def _add_rebind(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--rebind",
@@ -323,11 +345,11 @@ def _file_commands(commands: Subparsers) -> None:
         "encrypt",
         _encrypt,
         "encrypt plaintext session files in place",
-        "Encrypt plaintext session files (Pyrogram 2.x, Pyrofork, Kurigram, vault) in place: "
-        "the sealed key is checked on a copy in memory, then written over the plaintext key in "
-        "the file itself (one transaction; a crash leaves the old or the new session). "
-        "Symbolic links and files another process has open are refused. Files already "
-        "encrypted are skipped. New key slots: a passphrase "
+        "Encrypt plaintext session files (Pyrogram 2.x, Pyrofork, Kurigram, vault, Telethon) "
+        "in place: the sealed key is checked on a copy in memory, then written over the "
+        "plaintext key in the file itself (one transaction; a crash leaves the old or the new "
+        "session). Symbolic links and files another process has open are refused. Files "
+        "already encrypted are skipped. New key slots: a passphrase "
         "(asked twice unless --passphrase-env/--passphrase-file), plus --keyring and/or "
         "--key-file/--key-env; with only those, no passphrase slot is made.",
     )
@@ -463,12 +485,30 @@ def _string_commands(commands: Subparsers) -> None:
     )
     p.add_argument("--out", required=True, metavar="PATH", help="the session file to create")
     p.add_argument("--plain", action="store_true", help="write an UNENCRYPTED file")
-    p.add_argument("--api-id", type=int, help="api id (Telethon strings lack it)")
-    p.add_argument("--user-id", type=int, help="user id (Telethon strings lack it)")
-    p.add_argument("--bot", action="store_true", help="the Telethon session is a bot's")
-    p.add_argument("--test-mode", action="store_true", help="the session is on test servers")
+    _add_telethon_fields(p, "strings")
     add_credential_options(p)
     add_kdf_options(p)
+
+    p = _command(
+        commands,
+        "convert",
+        _convert,
+        "convert a Telethon session file into a Pyrogram-family one, or the reverse",
+        "Create DEST, a new session file in the layout --to names, from the session file "
+        "SRC (Telethon or Pyrogram family), which is not changed. An encrypted SRC gives an "
+        "encrypted DEST with the same key slots (unlock it with the usual options); a "
+        "plaintext SRC gives one with the slots the options name. --plain writes an "
+        "UNENCRYPTED DEST. A Telethon file has no api id and user id: give them with "
+        "--api-id and --user-id (asked for at a terminal). Needs Telethon for --to telethon.",
+    )
+    p.add_argument("src", metavar="SRC", help="the session file to read")
+    p.add_argument("dest", metavar="DEST", help="the session file to create")
+    p.add_argument("--to", required=True, choices=("pyrogram", "telethon"), help="DEST layout")
+    p.add_argument("--plain", action="store_true", help="write an UNENCRYPTED file")
+    _add_telethon_fields(p, "files")
+    add_credential_options(p)
+    add_kdf_options(p)
+    _add_rebind(p)
 
     p = _command(commands, "string", _no_subcommand, "encrypt or decrypt a session string", "")
     strings = p.add_subparsers(title="string commands", metavar="ACTION", required=True)
@@ -488,6 +528,21 @@ def _string_commands(commands: Subparsers) -> None:
         "decrypt an encrypted session string from stdin",
         "Read an encrypted session string from stdin and print the plain one.",
     )
+    add_credential_options(s)
+    s = _command(
+        strings,
+        "string convert",
+        _string_convert,
+        "convert a session string from stdin between Telethon and Pyrogram family",
+        "Read a session string from stdin and print it in the format --to names: a "
+        "Pyrogram-family string (vault1: when encrypted) from a Telethon one (vault1-telethon: "
+        "when encrypted), or the reverse. An encrypted string gives an encrypted one with the "
+        "same key slots (unlock it with the usual options); a plain one gives a plain one. A "
+        "Telethon string has no api id and user id: give them with --api-id and --user-id "
+        "(asked for at a terminal).",
+    )
+    s.add_argument("--to", required=True, choices=("pyrogram", "telethon"), help="the format")
+    _add_telethon_fields(s, "strings")
     add_credential_options(s)
 
 

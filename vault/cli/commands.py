@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import contextlib
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from ..crypto import encrypt_session_string
@@ -46,6 +47,7 @@ __all__ = [
     "decrypt",
     "encrypt",
     "export",
+    "export_plain_session",
     "info",
     "passwd",
     "remove_key",
@@ -97,7 +99,7 @@ async def encrypt(target: AnyTarget, creds: Credentials) -> str:
         outcome = await target.change_in_place(editing(opener, unchanged(new)))
     return (
         f"encrypted {target} ({slot_summary(outcome.slots)}); in your code, open it with "
-        f"EncryptedStorage({target.storage_code}, {_unlock_code(outcome.slots)})"
+        f"{target.vault_code}({target.storage_code}, {_unlock_code(outcome.slots)})"
     )
 
 
@@ -274,6 +276,15 @@ async def export(
             return await storage.export_session_string()
     async with opened(snapshot):
         text = encode_session_string(await snapshot.session_data())
+    return export_plain_session(target, text, creds, plain=plain, seal=encrypt_session_string)
+
+
+def export_plain_session(
+    target: AnyTarget, text: str, creds: Credentials, *, plain: bool, seal: Callable[..., str]
+) -> str:
+    """What ``export`` prints for a plaintext session whose plain string is ``text``: the
+    string ``seal`` encrypts it to under new credentials, or with ``plain`` ``text`` itself
+    (plus a warning)."""
     if plain:
         warn(PLAIN_WARNING + f"; {target} itself is not encrypted either")
         return text
@@ -283,4 +294,4 @@ async def export(
             "an encrypted session string opens with a passphrase or a raw key, not the OS "
             "keyring; drop --keyring",
         )
-    return encrypt_session_string(text, **creds.new_kwargs())
+    return seal(text, **creds.new_kwargs())

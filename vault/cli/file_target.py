@@ -149,6 +149,7 @@ class FileTarget(Target[Snapshot]):
         return {
             "path": str(self.path),
             "session_name": self.name,
+            "layout": "pyrogram",
             "schema_version": version,
             "written_by": SCHEMA_NAMES.get(version, "unknown"),
             **client_facts(version),

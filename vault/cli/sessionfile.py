@@ -100,9 +100,8 @@ async def _version(conn: aiosqlite.Connection, path: Path) -> int | None:
             rows = [tuple(r) for r in await conn.execute_fetchall("SELECT number FROM version")]
         except sqlite3.OperationalError:
             raise SchemaError(
-                f"{path} is not a Pyrogram-family session (its version table has "
-                "another layout, as in Telethon files); check the path. A Telethon file is "
-                "encrypted in Python with vault.telethon.encrypt_session_file() (see "
-                "docs/telethon.md), or use `session-vault import` with its session string"
+                f"{path} is not a Pyrogram-family session (its version table has another "
+                "layout, as in Telethon files) nor a whole Telethon session file (tables "
+                "sessions, entities, sent_files, update_state, version); check the path"
             ) from None
     return detect_version(tables, rows)

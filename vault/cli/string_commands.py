@@ -23,7 +23,7 @@ from .file_target import FileTarget
 from .secret_input import has_terminal, read_stdin_secret
 from .vaults import Edit, Outcome, editing, migrating, opened, unchanged, unlocking
 
-__all__ = ["import_session", "string_decrypt", "string_encrypt"]
+__all__ = ["ask_int", "import_session", "string_decrypt", "string_encrypt", "writing_plain"]
 
 
 async def import_session(out: Path, creds: Credentials, args: argparse.Namespace) -> str:
@@ -44,7 +44,7 @@ async def import_session(out: Path, creds: Credentials, args: argparse.Namespace
     if args.plain:
         if is_encrypted_string(text):
             text = decrypt_session_string(text, **creds.unlock_kwargs())
-        await target.create(_writing_plain(_plain_data(text, args)))
+        await target.create(writing_plain(_plain_data(text, args)))
     elif is_encrypted_string(text):
         unlock = creds.unlock_kwargs()
         await target.create(editing(unlocking(unlock, session_string=text), unchanged(unlock)))
@@ -59,7 +59,7 @@ async def import_session(out: Path, creds: Credentials, args: argparse.Namespace
     return f"imported into encrypted session file {out}"
 
 
-def _writing_plain(data: SessionData) -> Edit:
+def writing_plain(data: SessionData) -> Edit:
     """The edit that stores ``data`` in the clear."""
 
     @asynccontextmanager
@@ -77,10 +77,10 @@ def _plain_data(text: str, args: argparse.Namespace) -> SessionData:
         telethon = decode_telethon_string(text)
         return SessionData(
             dc_id=telethon.dc_id,
-            api_id=args.api_id if args.api_id is not None else _ask_int("api id"),
+            api_id=args.api_id if args.api_id is not None else ask_int("api id"),
             test_mode=args.test_mode,
             auth_key=telethon.auth_key,
-            user_id=args.user_id if args.user_id is not None else _ask_int("user id"),
+            user_id=args.user_id if args.user_id is not None else ask_int("user id"),
             is_bot=args.bot,
         )
     data = decode_session_string(text)
@@ -89,13 +89,15 @@ def _plain_data(text: str, args: argparse.Namespace) -> SessionData:
     return data
 
 
-def _ask_int(what: str) -> int:
-    """Ask the terminal for a number a Telethon string lacks."""
+def ask_int(what: str, source: str = "string") -> int:
+    """Ask the terminal for a number a Telethon ``source`` (a string or a file) lacks."""
     option = "--" + what.replace(" ", "-")
     if not has_terminal():
-        raise CliError(Exit.USAGE, f"a Telethon string carries no {what}; pass it with {option} N")
+        raise CliError(
+            Exit.USAGE, f"a Telethon {source} carries no {what}; pass it with {option} N"
+        )
     with open("/dev/tty", "w", encoding="utf-8") as out, open("/dev/tty", encoding="utf-8") as tty:
-        out.write(f"The Telethon string has no {what}; enter it: ")
+        out.write(f"The Telethon {source} has no {what}; enter it: ")
         out.flush()
         answer = tty.readline().strip()
     try:

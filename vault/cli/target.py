@@ -73,6 +73,8 @@ class Target(abc.ABC, Generic[SnapshotT]):
     cli_args: str
     #: How Python code makes the session's bare storage (for the hint after ``encrypt``).
     storage_code: str
+    #: The class Python code wraps :attr:`storage_code` in to open the session encrypted.
+    vault_code: str = "EncryptedStorage"
     #: Whether the commands seal the peer rows this kind of target stores (session files).
     seals_stored_peers: bool = False
 
