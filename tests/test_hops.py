@@ -1,7 +1,10 @@
-"""Write transactions as one call to the connection, and EncryptedStorage's pass-through."""
+"""Write transactions as one call to the connection, the peer cache written behind, and
+EncryptedStorage's pass-through."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -40,11 +43,15 @@ def count_hops(storage: FileStorage) -> list[object]:
     return calls
 
 
-WRITES: dict[str, Callable[[SQLiteStorage], Awaitable[object]]] = {
+#: The peer-cache writes, which are written behind.
+PEER_CACHE_WRITES: dict[str, Callable[[SQLiteStorage], Awaitable[object]]] = {
     "update_peers": lambda s: s.update_peers(
         [(1, 2, "user", "alice", "+1"), (3, 4, "bot", "b", None)]
     ),
     "update_usernames": lambda s: s.update_usernames([(1, "al"), (1, "ali")]),
+}
+#: The writes committed when their call returns.
+WRITES: dict[str, Callable[[SQLiteStorage], Awaitable[object]]] = {
     "update_state": lambda s: s.update_state((5, 1, 2, 3, 4)),
     "remove_state": lambda s: s.remove_state(5),
     "user_id": lambda s: s.user_id(42),
@@ -62,6 +69,41 @@ async def test_a_write_is_one_hop_and_committed_when_it_returns(
     # Nothing is left uncommitted on the write connection.
     conn: Any = file_storage.conn
     assert not await conn.run(lambda raw: raw.in_transaction)
+
+
+@pytest.mark.parametrize("write", sorted(WRITES))
+@pytest.mark.parametrize("peer_write", sorted(PEER_CACHE_WRITES))
+async def test_a_peer_cache_write_takes_no_hop_and_commits_with_the_next_write(
+    file_storage: FileStorage, peer_write: str, write: str
+) -> None:
+    await file_storage.update_peers([(1, 2, "user", None, None)])
+    await file_storage.save()
+    hops = count_hops(file_storage)
+    await PEER_CACHE_WRITES[peer_write](file_storage)
+    assert hops == []
+    await WRITES[write](file_storage)
+    assert len(hops) == 1
+    # A second connection (another process) sees the peer-cache write committed.
+    other = sqlite3.connect(file_storage.database)
+    try:
+        rows = other.execute("SELECT count(*) FROM usernames").fetchone()[0]
+        peers = other.execute("SELECT count(*) FROM peers").fetchone()[0]
+    finally:
+        other.close()
+    assert (rows, peers) == ((2, 1) if peer_write == "update_usernames" else (0, 2))
+
+
+async def test_a_peer_cache_write_is_committed_within_the_flush_delay(
+    file_storage: FileStorage,
+) -> None:
+    await PEER_CACHE_WRITES["update_peers"](file_storage)
+    conn: Any = file_storage.conn
+    count = "SELECT count(*) FROM peers"
+    assert await conn.run(lambda raw: raw.execute(count).fetchone()[0]) == 0
+    # The timer, not this read, commits it (a read through the storage would commit it too).
+    while file_storage._pending:
+        await asyncio.sleep(file_storage.FLUSH_DELAY)
+    assert await conn.run(lambda raw: raw.execute(count).fetchone()[0]) == 2
 
 
 async def test_a_failed_one_call_update_leaves_nothing_behind(tmp_path: Path) -> None:

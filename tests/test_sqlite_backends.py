@@ -160,6 +160,7 @@ async def test_delete_removes_the_file_and_side_files(tmp_path: Path) -> None:
     s = FileStorage("gone", workdir=tmp_path)
     await s.open()
     await s.update_peers([(1, 1, "user", None, None)])
+    await s.save()  # commits the peer cache, written behind until then
     assert any(p.name.startswith("gone.session-") for p in tmp_path.iterdir())
     await s.delete()
     assert list(tmp_path.iterdir()) == []
