@@ -372,10 +372,14 @@ class SQLiteStorage(FieldStorage):
     async def _wait_reading(self) -> sqlite3.Cursor:
         """The reader's cursor once the read may run (see :meth:`_reading`)."""
         self._db()  # raises if the storage is not open
-        if self._pending:
-            await self._commit()  # read your own written-behind writes
-        async with self._write_lock:
-            cursor = self._reading()  # no write is running: no await until the read is done
+        while True:
+            if self._pending:
+                await self._commit()  # read your own written-behind writes
+            async with self._write_lock:
+                if self._pending:
+                    continue  # more were written behind meanwhile: commit them too
+                cursor = self._reading()  # no write is running: no await until the read is done
+            break
         if cursor is None:
             raise StorageNotOpenError(f"{self!r} is not open; await open() first")
         return cursor
