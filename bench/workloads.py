@@ -154,8 +154,7 @@ def client_updates(sizes: Sizes) -> Workload:
                     rows = peers[3 * i : 3 * i + 3]
                     await s.update_peers(rows)
                     await s.update_usernames([(rows[0][0], f"extra{i}")])
-                    chat = -1_000_000_000_000 - i % 100
-                    await s.update_state((chat, i, i, 1_700_000_000 + i, i))
+                    await s.update_state(_state_row(i))
         finally:
             await s.close()
         assert t.sample is not None
@@ -198,17 +197,21 @@ def lookups(sizes: Sizes, by: str, hot: bool) -> Workload:
     return Workload(f"lookup by {by} ({kind})", run, "lookup")
 
 
+def _state_row(i: int) -> tuple[int, int, int, int, int]:
+    """The ``i``-th update state written: one of 100 chats, pts/qts/seq ``i``."""
+    return (-1_000_000_000_000 - i % 100, i, i, 1_700_000_000 + i, i)
+
+
 def state_churn(sizes: Sizes) -> Workload:
     async def run(c: Contender, workdir: Path) -> Sample:
         s = await _open(c, workdir)
         try:
             async with timed(sizes.churn) as t:
                 for i in range(sizes.churn):
-                    chat = -1_000_000_000_000 - i % 100
                     if i % 5 == 4:
-                        await s.remove_state(chat)
+                        await s.remove_state(_state_row(i)[0])
                     else:
-                        await s.update_state((chat, i, i, 1_700_000_000 + i, i))
+                        await s.update_state(_state_row(i))
         finally:
             await s.close()
         assert t.sample is not None
