@@ -4,7 +4,7 @@ Pyrogram, Pyrofork, Kurigram and Irenogram all install the same ``pyrogram`` imp
 so each client gets its own virtual environment. Every session installs vault (editable), the
 client at the version tested, and pytest, then runs ``tests/compat/``; the Pyrofork session
 also runs the contract suite (``tests/test_contract.py``), so peer lookups are checked with
-real ``raw.types`` objects.
+real ``raw.types`` objects. ``compat-telethon`` runs ``tests/telethon/`` against Telethon.
 
     nox                      # every session (what CI runs)
     nox -R -s compat-pyrofork  # one session, reusing its venv and skipping the installs
@@ -50,3 +50,13 @@ def _compat_session(client: str, requirement: str) -> None:
 
 for _client, _requirement in CLIENTS.items():
     _compat_session(_client, _requirement)
+
+#: The Telethon version tested (the one docs/compat.md and docs/telethon.md name).
+TELETHON = "telethon==1.45.0"
+
+
+@nox.session(name="compat-telethon")
+def compat_telethon(session: nox.Session) -> None:
+    session.install("-e", ".", TELETHON, *TEST_REQUIREMENTS)
+    pytest = ("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "--noconftest")
+    session.run(*pytest, "tests/telethon/", *session.posargs)

@@ -52,6 +52,13 @@ def contenders() -> list[Contender]:
             rival="Pyrofork File",
         ),
         Contender(
+            "vault Encrypted(File), plain peers",
+            lambda d, n: EncryptedStorage(
+                FileStorage(n, workdir=d), passphrase=PASSPHRASE, kdf=DEFAULT_KDF, seal_peers=False
+            ),
+            rival="vault Encrypted(File)",
+        ),
+        Contender(
             "vault Memory", lambda d, n: MemoryStorage(n), rival="Pyrofork Memory", persistent=False
         ),
         Contender("Pyrofork File", lambda d, n: pyro.FileStorage(n, workdir=d)),

@@ -4,11 +4,12 @@
 # other scripts, which then use "$PY".
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-EXTRAS="${VAULT_EXTRAS:-dev}"
+EXTRAS="${VAULT_EXTRAS:-dev,docs}"
 
 if [ "${VAULT_APT:-1}" = 1 ] && command -v apt-get >/dev/null 2>&1; then
     missing=()
-    for pkg in redis-server gnome-keyring dbus dbus-x11; do
+    # chromium and chromium-driver: the docs site check (tests/test_docs_site.py).
+    for pkg in redis-server gnome-keyring dbus dbus-x11 chromium chromium-driver; do
         dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
     done
     if [ "${#missing[@]}" -gt 0 ]; then

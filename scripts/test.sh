@@ -28,4 +28,4 @@ step "benchmark smoke run (its own venv: Pyrofork installs the pyrogram package)
 .venv-bench/bin/python -m bench --quick
 
 step "docs"
-"$PY" -m mkdocs build --strict -q -d "$(mktemp -d)"
+NO_MKDOCS_2_WARNING=1 "$PY" -m mkdocs build --strict -q -d "$(mktemp -d)"

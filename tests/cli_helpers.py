@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import random
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -81,12 +82,37 @@ def run_cli(
     )
 
 
+def json_info(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    """The facts of the one session in the JSON document of ``info --json``."""
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    [entry] = document["results"]
+    assert entry["ok"] is True
+    facts: dict[str, Any] = entry["info"]
+    return facts
+
+
 def timed_run(*args: str | Path, env: dict[str, str] | None = None) -> float:
     """Seconds that ``python -m vault ARGS`` takes; it must succeed."""
     started = time.monotonic()
     done = run_cli(*args, env=env)
     assert done.returncode == 0, done.stderr
     return time.monotonic() - started
+
+
+def killed_run(*args: str | Path, delay: float, env: dict[str, str] | None = None) -> None:
+    """Start ``python -m vault ARGS`` and SIGKILL it after ``delay`` seconds (if still running)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vault", *map(str, args)],
+        env=env or cli_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    time.sleep(delay)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
 
 
 def kill_moments(run_seconds: float, kills: int, seed: int) -> list[float]:

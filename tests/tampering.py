@@ -13,6 +13,7 @@ from typing import Any
 
 from vault import EncryptedStorage
 from vault.crypto import CHEAP_KDF
+from vault.crypto.identity import IDENTITY_SIZE
 from vault.storage import FileStorage
 from vault.testing import log_in
 
@@ -105,10 +106,16 @@ def variants(envelope: bytes) -> dict[str, list[bytes]]:
     }
 
 
-def passphrase_costs_offset(envelope: bytes) -> int:
-    """Offset of the first passphrase slot's ``time_cost`` (then memory, then parallelism)."""
+def slot_count_offset(envelope: bytes) -> int:
+    """Offset of the header's slot count: after the binding and (version 2) the identity."""
     at = 4 + 1 + 16
     at += 1 + envelope[at]  # binding
+    return at + (IDENTITY_SIZE if envelope[4] >= 2 else 0)
+
+
+def passphrase_costs_offset(envelope: bytes) -> int:
+    """Offset of the first passphrase slot's ``time_cost`` (then memory, then parallelism)."""
+    at = slot_count_offset(envelope)
     count, at = envelope[at], at + 1
     for _ in range(count):
         kind, size = struct.unpack_from(">BH", envelope, at)

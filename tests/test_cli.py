@@ -31,6 +31,7 @@ from .cli_helpers import (
     cli_env,
     client_fixture,
     error_lines,
+    json_info,
     leftovers,
     open_auth_key,
     run_cli,
@@ -95,7 +96,7 @@ def test_kurigram_file_is_encrypted_in_its_own_layout(tmp_path: Path, pwfile: Pa
     fixture = client_fixture("kurigram-2.2.26", tmp_path)
     result = run_cli("encrypt", fixture.path, "--passphrase-file", pwfile, *CHEAP)
     assert result.returncode == 0, result.stderr
-    facts = json.loads(run_cli("info", fixture.path, "--json").stdout)
+    facts = json_info(run_cli("info", fixture.path, "--json"))
     assert (facts["schema_version"], facts["written_by"]) == (7, "Kurigram / Irenogram")
     assert facts["encrypted"] is True
     assert facts["peers"] == len(fixture.peers)
@@ -165,8 +166,7 @@ def test_encrypt_twice_is_refused_politely(encrypted: Fixture, pwfile: Path) -> 
 def test_info_shows_slots_and_account_but_never_the_key(encrypted: Fixture) -> None:
     before = session_files(encrypted.path)
     result = run_cli("info", encrypted.path, "--json")
-    assert result.returncode == 0, result.stderr
-    facts = json.loads(result.stdout)
+    facts = json_info(result)
     assert facts["encrypted"] is True
     assert facts["dc_id"] == encrypted.session["dc_id"]
     assert facts["user_id"] == encrypted.session["user_id"]
@@ -212,10 +212,15 @@ def test_info_and_the_library_agree_on_a_256_byte_value_with_the_magic(
     message = " ".join(str(library.value).split())
     before = digest(fixture.path)
 
-    for args in (["info"], ["info", "--json"], ["encrypt", "--passphrase-file", pwfile, *CHEAP]):
+    for args in (["info"], ["encrypt", "--passphrase-file", pwfile, *CHEAP]):
         result = run_cli(*args, fixture.path)
         _assert_clean_failure(result, 6, message)
         assert result.stdout == "" and "in the clear" not in result.stderr
+    result = run_cli("info", "--json", fixture.path)
+    assert result.returncode == 6 and result.stderr == ""
+    [entry] = json.loads(result.stdout)["results"]
+    assert entry["ok"] is False and entry["error"]["exit_code"] == 6
+    assert message in entry["error"]["message"] and "in the clear" not in result.stdout
     assert digest(fixture.path) == before
     assert leftovers(tmp_path) == []
 
@@ -292,7 +297,7 @@ def test_unknown_schema(tmp_path: Path, pwfile: Path, command: str) -> None:
     before = session_files(path)
     extra = [] if command == "info" else ["--passphrase-file", str(pwfile), *CHEAP]
     result = run_cli(command, path, *extra)
-    _assert_clean_failure(result, 6, "not a Pyrogram-family session")
+    _assert_clean_failure(result, 6, f"{path} is not a Pyrogram-family session")
     assert "Telethon" in result.stderr
     assert session_files(path) == before
 
@@ -449,7 +454,7 @@ def test_add_and_remove_slots(encrypted: Fixture, pwfile: Path, tmp_path: Path) 
     removed = run_cli("remove-key", encrypted.path, "0", "--key-file", keyfile)
     assert removed.returncode == 0, removed.stderr
     assert session_files(encrypted.path) != before
-    facts = json.loads(run_cli("info", encrypted.path, "--json").stdout)
+    facts = json_info(run_cli("info", encrypted.path, "--json"))
     assert [s["type"] for s in facts["encryption"]["slots"]] == ["raw-key"]
     assert run_cli("export", encrypted.path, "--passphrase-file", pwfile).returncode == 3
 
@@ -457,6 +462,47 @@ def test_add_and_remove_slots(encrypted: Fixture, pwfile: Path, tmp_path: Path) 
     last = run_cli("remove-key", encrypted.path, "0", "--key-file", keyfile)
     assert last.returncode == 7
     assert session_files(encrypted.path) == before
+
+
+def _slot_ids(path: Path) -> list[tuple[str, str]]:
+    facts = json_info(run_cli("info", path, "--json"))
+    return [(s["id"], s["type"]) for s in facts["encryption"]["slots"]]
+
+
+def test_slot_ids_survive_removals_and_rotations(
+    encrypted: Fixture, pwfile: Path, tmp_path: Path
+) -> None:
+    """remove-key takes the id info shows; removing a slot before another (which moves it and
+    re-wraps it under a new data key) keeps that other slot's id."""
+    keyfile = tmp_path / "kms.key"
+    keyfile.write_text(os.urandom(32).hex())
+    env = cli_env(SECOND="a second passphrase for the slot id test")
+    unlock = ("--passphrase-file", pwfile)
+    for kind, extra in (
+        ("raw-key", ("--new-key-file", keyfile)),
+        ("passphrase", ("--new-passphrase-env", "SECOND", *CHEAP)),
+    ):
+        added = run_cli("add-key", encrypted.path, kind, *unlock, *extra, env=env)
+        assert added.returncode == 0, added.stderr
+    ids = _slot_ids(encrypted.path)
+    assert [kind for _, kind in ids] == ["passphrase", "raw-key", "passphrase"]
+    first, raw, second = (slot_id for slot_id, _ in ids)
+    assert raw == "r1" and first != second and first[0] == second[0] == "p"
+    assert f"  {second} " in run_cli("info", encrypted.path).stdout
+
+    # The first slot goes: the two kept slots move up, and the data key is rotated.
+    both = ("--key-file", keyfile, "--passphrase-env", "SECOND")
+    removed = run_cli("remove-key", encrypted.path, first, *both, env=env)
+    assert removed.returncode == 0, removed.stderr
+    assert f"removed key slot {first} (passphrase)" in removed.stdout
+    assert _slot_ids(encrypted.path) == [(raw, "raw-key"), (second, "passphrase")]
+
+    again = ("--passphrase-env", "SECOND")
+    unknown = run_cli("remove-key", encrypted.path, first, *again, env=env)
+    _assert_clean_failure(unknown, 2, f"its slots are {raw}, {second}")
+    removed = run_cli("remove-key", encrypted.path, raw, *again, env=env)
+    assert removed.returncode == 0, removed.stderr
+    assert _slot_ids(encrypted.path) == [(second, "passphrase")]
 
 
 def test_add_a_second_passphrase(encrypted: Fixture, pwfile: Path, tmp_path: Path) -> None:
@@ -597,7 +643,7 @@ def test_import_telethon_string(tmp_path: Path, pwfile: Path) -> None:
         "--user-id", "5000000009", *CHEAP, stdin=text,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    facts = json.loads(run_cli("info", out, "--json").stdout)
+    facts = json_info(run_cli("info", out, "--json"))
     assert (facts["dc_id"], facts["api_id"], facts["user_id"]) == (5, 2040, 5000000009)
     assert open_auth_key(out, passphrase=PASSPHRASE) == key
 
@@ -696,7 +742,8 @@ def test_unsafe_keyring_is_refused(plain: Fixture) -> None:
     before = session_files(plain.path)
     env = cli_env(PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
     result = run_cli("encrypt", plain.path, "--keyring", env=env)
-    _assert_clean_failure(result, 8, "keyring")
+    _assert_clean_failure(result, 8, "instead of --keyring")
+    assert "keyring=True" not in result.stderr  # the CLI speaks of its flags, not of Python
     assert session_files(plain.path) == before
 
 

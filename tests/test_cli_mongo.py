@@ -7,7 +7,6 @@ back with the driver itself, so every check is on what the server really holds.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
@@ -23,6 +22,7 @@ from .cli_helpers import (
     assert_sealed,
     cli_env,
     error_lines,
+    json_info,
     make_mongo_session,
     open_key,
     raw,
@@ -157,9 +157,7 @@ async def test_info_describes_the_session_without_the_key(
 
     cli(env, "encrypt", *uri, *where, "--passphrase-env", "PW", *CHEAP)
     result = cli(env, "info", *uri, *where, "--json")
-
-    assert result.returncode == 0, result.stderr
-    facts = json.loads(result.stdout)
+    facts = json_info(result)
     assert facts["database"] == shared and facts["layout"] == "shared"
     assert facts["encrypted"] is True and facts["encryption"]["bound_to"] == "bob"
     assert [s["type"] for s in facts["encryption"]["slots"]] == ["passphrase"]

@@ -19,13 +19,14 @@ from vault.crypto.strings import parse_encrypted_string
 from vault.errors import (
     CorruptedError,
     InvalidSessionString,
+    KdfBudgetError,
     KeySlotError,
     UnsupportedFormatError,
     WrongKeyError,
 )
 from vault.session_string import ENCRYPTED_PREFIX, SessionData, encode_session_string
 
-from .tampering import CHECK_SIZE, variants, with_check
+from .tampering import CHECK_SIZE, slot_count_offset, variants, with_check
 
 PASSPHRASE = "pw"
 RAW_KEY = bytes(range(32))
@@ -82,12 +83,13 @@ def test_every_changed_byte_and_every_truncation_is_detected(
     sealed_three_slots: bytes, slot: str
 ) -> None:
     """Every byte flipped, every byte flipped with the (unkeyed) check recomputed as an
-    attacker can, every truncation: refused, whichever slot is used to unlock."""
+    attacker can, every truncation: refused, whichever slot is used to unlock (a cost raised
+    over the unlock's budget: refused before the KDF runs)."""
     envelope, unlock = sealed_three_slots, UNLOCKERS[slot]
     assert open_with(envelope, **unlock) == AUTH_KEY
     for mode, changed_envelopes in variants(envelope).items():
         for variant in changed_envelopes:
-            with pytest.raises((CorruptedError, WrongKeyError)):
+            with pytest.raises((CorruptedError, WrongKeyError, KdfBudgetError)):
                 open_with(variant, **unlock)
                 pytest.fail(f"a {mode} of the envelope went unnoticed with the {slot}")
 
@@ -120,7 +122,7 @@ def test_wrong_purpose_is_detected(sealed: bytes) -> None:
 
 
 def slot_kdf_offset(data: bytes) -> int:
-    return 4 + 1 + 16 + 1 + data[21] + 1 + 3 + 16
+    return slot_count_offset(data) + 1 + 3 + 16
 
 
 @pytest.mark.parametrize(

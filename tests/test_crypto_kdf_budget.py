@@ -7,6 +7,7 @@ many runs happened; the forged costs would take minutes and GiBs if they ran."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from vault.crypto import (
     KdfParams,
 )
 from vault.crypto import kdf as kdf_module
-from vault.crypto.envelope import MAX_SLOTS, Header, Purpose, parse
+from vault.crypto.envelope import MAX_SLOTS, Purpose, parse
 from vault.crypto.keyset import Keyset
 from vault.crypto.slots import Credentials, PassphraseSlot
 from vault.crypto.strings import seal_session
@@ -70,7 +71,7 @@ def with_costs(envelope: bytes, purpose: Purpose, costs: Callable[[int], KdfPara
         PassphraseSlot(s.salt, costs(i), s.wrapped) if isinstance(s, PassphraseSlot) else s
         for i, s in enumerate(parsed.header.slots)
     )
-    header = Header(parsed.header.vault_id, parsed.header.binding, slots)
+    header = dataclasses.replace(parsed.header, slots=slots)  # the rest as it was
     return with_check(header.encode() + parsed.sealed)
 
 
@@ -113,6 +114,7 @@ async def test_forged_eight_slot_session_file_opens_no_kdf(
         await storage.add_passphrase(f"pw{i}")
     await storage.close()
     inner = FileStorage("s", workdir=tmp_path)
+    inner.expects_envelopes = True  # to read and forge the envelope itself
     await inner.open()
     stored = await inner.auth_key()
     assert stored is not None

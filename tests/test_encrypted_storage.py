@@ -91,6 +91,7 @@ async def test_usage_block(kind: str, workdir: Path, monkeypatch: pytest.MonkeyP
 
     # The inner storage never holds the key; everything else is there in the clear.
     inner = INNERS[kind](workdir, server)
+    inner.expects_envelopes = True  # read the envelope itself (bare, vault's refuse it)
     await inner.open()
     assert await inner.auth_key() not in (None, key)
     assert (await inner.dc_id(), await inner.user_id()) == (4, 777000)

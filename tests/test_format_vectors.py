@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 from vault import EncryptedStorage, decrypt_session_string
-from vault.crypto.envelope import Header, Purpose, parse
+from vault.crypto.envelope import VERSION, Header, Purpose, parse
+from vault.crypto.peer_index import PeerIndex
+from vault.crypto.sealer import NO_AUTH_KEY
 from vault.crypto.strings import parse_encrypted_string
 from vault.errors import (
     CorruptedError,
@@ -21,6 +23,7 @@ from vault.session_string import decode_session_string, pack_session
 from vault.storage import FileStorage
 
 from .encrypted_helpers import DictKeyring, data_key
+from .tampering import stored_auth_key
 from .vectors import generate
 
 FILES = sorted(generate.HERE.glob("*.txt"))
@@ -67,15 +70,53 @@ async def decrypt(
     inner = FileStorage(fields["session"], workdir=workdir)
     await inner.open()
     await inner.auth_key(bytes.fromhex(body.replace("\n", "")))
+    # The session fields stored next to the envelope (a version 2 envelope binds them).
+    if "dc-id" in fields:
+        await inner.dc_id(int(fields["dc-id"]))
+    if "test-mode" in fields:
+        await inner.test_mode(fields["test-mode"] == "1")
+    if "user-id" in fields:
+        await inner.user_id(int(fields["user-id"]))
     await inner.close()
+    if "index-key" in fields:
+        await store_indexed_peer(fields, workdir)
     storage = EncryptedStorage(FileStorage(fields["session"], workdir=workdir), **unlock)
     await storage.open()
     try:
         auth_key = await storage.auth_key()
+        index_key = b""
+        if "index-key" in fields:
+            await check_lookups(storage, fields)
+            index_key = bytes.fromhex(fields["index-key"])
     finally:
         await storage.close()
-    assert auth_key is not None
-    return auth_key
+    # Opening upgraded a version 1 envelope: it now binds the stored fields.
+    upgraded = parse(stored_auth_key(workdir / f"{fields['session']}.session"), Purpose.AUTH_KEY)
+    assert upgraded.header.version == VERSION == 2
+    return (auth_key or NO_AUTH_KEY) + index_key
+
+
+async def store_indexed_peer(fields: dict[str, str], workdir: Path) -> None:
+    """Store, as a foreign writer would, the vector's tokens in a peer row of the session."""
+    inner = FileStorage(fields["session"], workdir=workdir)
+    await inner.open()
+    token_row = (42, 4242, "user", fields["index-username-token"], fields["index-phone-token"])
+    await inner.update_peers([token_row])
+    await inner.close()
+
+
+async def check_lookups(storage: EncryptedStorage, fields: dict[str, str]) -> None:
+    """The index key sealed in the vector finds the peer stored under the vector's tokens, by
+    the value given and by the forms a client may look it up by; a wrong value finds nothing."""
+    assert storage.peers_sealed
+    username, phone = fields["index-username"], fields["index-phone"]
+    for form in (username, username.lower(), username.lstrip("@").upper()):
+        assert (await storage.get_peer_by_username(form)).access_hash == 4242
+    for form in (phone, phone.replace(" ", "").lstrip("+")):
+        assert (await storage.get_peer_by_phone_number(form)).access_hash == 4242
+    with pytest.raises(KeyError):
+        await storage.get_peer_by_username(username + "x")
+    assert PeerIndex(bytes.fromhex(fields["index-key"])).phone(phone) == fields["index-phone-token"]
 
 
 def test_vectors_are_mostly_negative() -> None:

@@ -151,7 +151,10 @@ async def test_encrypted_pass_through_reaches_the_inner_storage(tmp_path: Path) 
     try:
         await s.update_peers([(1, 2, "user", "alice", "+1")])
         await s.update_state((5, 1, 2, 3, 4))
-        assert (await inner.get_peer_by_username("alice")).access_hash == 2
+        assert (await inner.get_peer_by_id(1)).access_hash == 2
+        with pytest.raises(KeyError):  # the peer cache is sealed: the inner holds a token
+            await inner.get_peer_by_username("alice")
+        assert (await s.get_peer_by_username("alice")).access_hash == 2
         assert await s.update_state() == [(5, 1, 2, 3, 4)]
         await s.remove_state(5)
         assert await inner.update_state() == []

@@ -8,6 +8,8 @@ import os
 import pytest
 
 from vault.crypto import CHEAP_KDF
+from vault.crypto.envelope import Header, Purpose, parse, seal
+from vault.crypto.identity import SessionIdentity
 from vault.crypto.keyset import Keyset
 from vault.crypto.sealer import AuthKeySealer, binding_for, is_plain_auth_key
 from vault.crypto.slots import Credentials
@@ -85,3 +87,27 @@ def test_long_names_are_bound_by_their_hash() -> None:
 def test_seal_refuses_a_key_of_the_wrong_size() -> None:
     with pytest.raises(ValueError, match="256 bytes"):
         sealer().seal(b"short")
+
+
+def test_an_envelope_sealed_for_another_identity_is_refused_unless_rebinding() -> None:
+    s = sealer()
+    s.identity = SessionIdentity(dc_id=4, test_mode=False, user_id=777000)
+    stored = s.seal(AUTH_KEY)
+    moved = SessionIdentity(dc_id=1, test_mode=False, user_id=777000)
+    with pytest.raises(CorruptedError, match="dc_id is 1 but the key was sealed for 4"):
+        s.open(stored, identity=moved)
+    assert s.identity.dc_id == 4  # a refused identity is not adopted
+    assert s.open(stored) == AUTH_KEY and not s.needs_rebind(stored)
+    s.identity = moved
+    assert s.needs_rebind(stored)
+    assert s.open(stored, rebind=True) == AUTH_KEY
+
+
+def test_a_version_1_envelope_binds_no_identity_and_asks_to_be_sealed_anew() -> None:
+    s = sealer()
+    header = Header(s.keyset.vault_id, s.binding, s.keyset.slots, version=1)
+    stored = seal(header, s.keyset._live_dek(), Purpose.AUTH_KEY, AUTH_KEY)
+    s.identity = SessionIdentity(dc_id=2, test_mode=True, user_id=5)
+    assert s.open(stored, identity=SessionIdentity(dc_id=3)) == AUTH_KEY
+    assert s.needs_rebind(stored)
+    assert parse(s.seal(AUTH_KEY), Purpose.AUTH_KEY).header.version == 2

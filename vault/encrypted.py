@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from .auth_key_field import SealedAuthKey, purge_stale_copies
+from .auth_key_field import SealedAuthKey, new_index_key, purge_stale_copies
 from .crypto.envelope import Envelope
+from .crypto.identity import SessionIdentity
 from .crypto.kdf import DEFAULT_KDF, DEFAULT_KDF_BUDGET, KdfBudget, KdfParams, Passphrase
 from .crypto.keyset import Keyset
 from .crypto.sealer import PLAIN_STRING, AuthKeySealer, is_plain_auth_key
@@ -19,6 +20,7 @@ from .errors import (
     StorageStateError,
 )
 from .keyslots import KeySlotMethods, KeySlots, delete_keyring_entries
+from .sealed_peers import SealedPeerMethods
 from .storage.base import UNSET, Storage, Unset
 from .unlock_args import UnlockArgs
 from .wrapping import WrappingStorage
@@ -26,7 +28,7 @@ from .wrapping import WrappingStorage
 __all__ = ["EncryptedStorage"]
 
 
-class EncryptedStorage(KeySlotMethods, WrappingStorage):
+class EncryptedStorage(KeySlotMethods, SealedPeerMethods, WrappingStorage):
     """A :class:`~vault.storage.Storage` that seals the auth key before the inner storage
     sees it; everything else passes straight through. Clients use it like the one it wraps::
 
@@ -37,8 +39,9 @@ class EncryptedStorage(KeySlotMethods, WrappingStorage):
     ``open()``), ``keyring`` (``True`` or a service name) and ``key`` (32 bytes); a new session
     gets one key slot per credential given (:attr:`slots` manages them). ``open()`` raises
     :class:`~vault.errors.WrongKeyError` (nothing given unlocks it),
-    :class:`~vault.errors.CorruptedError` (modified, or swapped with another session's: after
-    a rename on purpose, open once with ``rebind=True``) or
+    :class:`~vault.errors.CorruptedError` (modified, swapped with another session's, or its
+    ``dc_id``, ``test_mode`` or ``user_id`` changed outside vault: after a rename or such an
+    edit on purpose, open once with ``rebind=True``) or
     :class:`~vault.errors.PlaintextSessionError` (a plaintext auth key, never accepted: see
     :meth:`encrypt_plaintext`), changing nothing. ``migrate=True`` is deprecated.
 
@@ -60,11 +63,14 @@ class EncryptedStorage(KeySlotMethods, WrappingStorage):
         kdf: KdfParams = DEFAULT_KDF,
         rebind: bool = False,
         kdf_budget: KdfBudget = DEFAULT_KDF_BUDGET,
+        seal_peers: bool = True,
     ) -> None:
         self._args = UnlockArgs(passphrase, keyring, key, kdf, kdf_budget, migrate=migrate)
         super().__init__(inner)
+        inner.expects_envelopes = True  # the inner storage hands its envelopes to us
         self._kdf, self._rebind, self._plain_ok = kdf, rebind, migrate
         self._replace_plaintext = False
+        self._seal_peers = seal_peers
         self._initial = None if session_string is None else parse_any_string(session_string)
         self._sealed: SealedAuthKey | None = None
         self._state = "new"
@@ -116,6 +122,7 @@ class EncryptedStorage(KeySlotMethods, WrappingStorage):
                     self._kdf,
                     rebind=self._rebind,
                     accept_plaintext=self._replace_plaintext,
+                    seal_peers=self._seal_peers,
                 )
             )
             return
@@ -127,7 +134,11 @@ class EncryptedStorage(KeySlotMethods, WrappingStorage):
             raise PlaintextSessionError(PLAIN_STRING)
         else:
             keyset = await asyncio.to_thread(Keyset.create, creds, self._kdf)
-        self._start(SealedAuthKey(self.inner, AuthKeySealer(keyset, self.name)))
+        # Bound to the string's fields from the start: loading them re-seals nothing.
+        identity = SessionIdentity.stored(initial.dc_id, initial.test_mode, initial.user_id)
+        index_key = new_index_key(self._seal_peers)
+        sealer = AuthKeySealer(keyset, self.name, identity, index_key=index_key)
+        self._start(SealedAuthKey(self.inner, sealer))
         await self.load_session_data(initial)
         if is_plain_auth_key(stored):  # replaced: it must not stay in journals or the WAL
             await purge_stale_copies(self.inner)
@@ -149,7 +160,7 @@ class EncryptedStorage(KeySlotMethods, WrappingStorage):
             self._state = "closed"
             if self._sealed is not None:
                 self._slots = self._sealed.sealer.keyset.slots
-                self._sealed.sealer.close()
+                self._sealed.close()
                 self._sealed = None
             self._args.wipe()
         await self.inner.close()
@@ -163,9 +174,27 @@ class EncryptedStorage(KeySlotMethods, WrappingStorage):
         """The auth key, decrypted on read and sealed before it reaches the inner storage."""
         field = self._open()
         if value is UNSET:
-            return await field.read()
+            return await field.read_settled()
         async with field.lock:
             await field.write(value)
+        return None
+
+    # dc_id, test_mode and user_id are bound to the sealed key: see SealedAuthKey.
+
+    async def dc_id(self, value: int | Unset = UNSET) -> int | None:
+        return await self._identity("dc_id", value)  # type: ignore[no-any-return]
+
+    async def test_mode(self, value: bool | Unset | None = UNSET) -> bool | None:
+        return await self._identity("test_mode", value)  # type: ignore[no-any-return]
+
+    async def user_id(self, value: int | Unset | None = UNSET) -> int | None:
+        return await self._identity("user_id", value)  # type: ignore[no-any-return]
+
+    async def _identity(self, name: str, value: Any) -> Any:
+        field = self._open()
+        if value is UNSET:
+            return await field.read_identity(name)
+        await field.write_identity(name, value)
         return None
 
     async def export_session_string(self) -> str:

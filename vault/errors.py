@@ -20,7 +20,9 @@ __all__ = [
     "KeySlotError",
     "KeyringUnavailableError",
     "PlaintextSessionError",
+    "RebindNeededError",
     "SchemaError",
+    "SealedAuthKeyError",
     "SessionInUseError",
     "StorageClosedError",
     "StorageError",
@@ -66,6 +68,11 @@ class InvalidValueError(StorageError, ValueError):
     """A storage refused a value (missing or of the wrong type); nothing was changed."""
 
 
+class SealedAuthKeyError(StorageError):
+    """A bare storage was asked for the auth key of an encrypted session: it holds a sealed
+    envelope, which only :class:`~vault.EncryptedStorage` wrapped around the storage opens."""
+
+
 class SchemaError(StorageError):
     """A database is not a session database vault understands (unknown or newer schema)."""
 
@@ -104,6 +111,11 @@ class StoredValueError(CorruptedError):
         super().__init__(message)
         self.session = session
         self.field = field
+
+
+class RebindNeededError(CorruptedError):
+    """The encrypted auth key was sealed for another session name: the session was copied or
+    renamed (open it once with ``rebind=True`` if that was on purpose), or swapped in."""
 
 
 class UnsupportedFormatError(CorruptedError):

@@ -21,7 +21,6 @@ from .auth_key_field import SealedAuthKey
 from .crypto import keyring_slot
 from .crypto.kdf import DEFAULT_KDF_BUDGET, KdfBudget, KdfParams, Passphrase, passphrase_bytes
 from .crypto.keyset import Keyset
-from .crypto.sealer import AuthKeySealer
 from .crypto.slots import Credentials, KeyringSlot, PassphraseSlot, Slot, check_raw_key
 from .crypto.wipe import wipe
 from .errors import KeySlotError
@@ -170,7 +169,7 @@ class KeySlots:
         field = self._field
         async with field.lock:
             candidate = self._keyset.copy()
-            sealer = AuthKeySealer(candidate, field.sealer.name)
+            sealer = field.sealer.with_keyset(candidate)
             try:
                 plain = await field.read()
 
@@ -180,7 +179,7 @@ class KeySlots:
                         candidate.rotate()
 
                 await asyncio.to_thread(apply)
-                if plain is not None:
+                if plain is not None or sealer.index_key is not None:
                     await field.write(plain, sealer=sealer, purge=True)
             except BaseException:
                 sealer.close()

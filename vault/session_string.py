@@ -133,8 +133,11 @@ def decode_session_string(text: str) -> SessionData:
     text = text.strip()
     if text.startswith(ENCRYPTED_PREFIX):
         raise InvalidSessionString(
-            "this is an encrypted session-vault string; decrypt it with "
-            "vault.decrypt_session_string() or pass it to EncryptedStorage with its passphrase"
+            "this is an encrypted session-vault string (vault1:), which no client's "
+            "Client(session_string=...) can read; open it with "
+            "EncryptedStorage(MemoryStorage(), session_string=..., passphrase=...) and give "
+            "the client that storage (see docs/session-strings.md), or decrypt it with "
+            "vault.decrypt_session_string()"
         )
     fmt = _FORMATS_BY_LENGTH.get(len(text))
     if fmt is None:

@@ -25,9 +25,10 @@ class UnlockArgs:
         kdf_budget: KdfBudget = DEFAULT_KDF_BUDGET,
         *,
         migrate: bool = False,
+        owner: str = "EncryptedStorage",
     ) -> None:
         if passphrase is None and keyring is False and key is None:
-            raise ValueError("EncryptedStorage needs a passphrase, keyring=True or a key")
+            raise ValueError(f"{owner} needs a passphrase, keyring=True or a key")
         if passphrase is not None and not (
             callable(passphrase) or isinstance(passphrase, str | bytes)
         ):

@@ -8,6 +8,7 @@ never started.
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import sqlite3
 import subprocess
@@ -19,6 +20,7 @@ import pytest
 
 from vault import EncryptedStorage
 from vault.storage import FileStorage, MemoryStorage
+from vault.storage.installed import default_layout, installed_client
 
 from .clients import Client, required_client
 
@@ -233,6 +235,51 @@ def encrypt_with_the_cli(path: Path, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
+async def test_default_layout_is_the_installed_clients(tmp_path: Path) -> None:
+    """Without ``layout=``, vault creates a file (named by its path) that the installed
+    client's own storage opens, and ``info`` says which client and layout that is."""
+    expected = None if CLIENT.package != "pyrogram" else CLIENT.distribution.lower()
+    assert installed_client() == expected
+    assert default_layout() == LAYOUT
+
+    ours = FileStorage(str(tmp_path / "default.session"))
+    assert ours.database == tmp_path / "default.session" and ours.name == "default"
+    await ours.open()
+    await fill(ours)
+    await ours.save()
+    await ours.close()
+
+    theirs = CLIENT.file_storage("default", tmp_path)
+    await theirs.open()
+    try:
+        await check(theirs)
+    finally:
+        await theirs.close()
+
+    result = subprocess.run(
+        [sys.executable, "-m", "vault", "info", "--json", str(tmp_path / "default.session")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    [entry] = json.loads(result.stdout)["results"]
+    facts = entry["info"]
+    assert (facts["installed_client"], facts["new_file_layout"]) == (expected, LAYOUT)
+    assert facts["client_reads_it"] is (None if expected is None else True)
+
+
+def client_on(storage: EncryptedStorage, name: str, tmp_path: Path) -> Any:
+    """The client's own ``Client`` (never connected) over ``storage``."""
+    client_class = importlib.import_module(CLIENT.package).Client
+    keyword = {CLIENT.storage_keyword: storage} if CLIENT.storage_keyword else {}
+    client = client_class(name, api_id=1, api_hash="0" * 32, workdir=str(tmp_path), **keyword)
+    if not keyword:
+        client.storage = storage
+    return client
+
+
 async def test_client_runs_on_its_encrypted_file(tmp_path: Path) -> None:
     """A client-made file, encrypted by the CLI, under the client's own Client: it loads the
     session and caches peers through vault (no network: the client is never connected)."""
@@ -241,11 +288,7 @@ async def test_client_runs_on_its_encrypted_file(tmp_path: Path) -> None:
     assert AUTH_KEY not in (tmp_path / "mine.session").read_bytes()
 
     storage = EncryptedStorage(FileStorage("mine", workdir=tmp_path), passphrase=PASSPHRASE)
-    client_class = importlib.import_module(CLIENT.package).Client
-    keyword = {CLIENT.storage_keyword: storage} if CLIENT.storage_keyword else {}
-    client = client_class("mine", api_id=1, api_hash="0" * 32, workdir=str(tmp_path), **keyword)
-    if not keyword:
-        client.storage = storage
+    client = client_on(storage, "mine", tmp_path)
     assert client.storage is storage
     await client.load_session()  # the client's own start-up reads
     try:
@@ -276,3 +319,40 @@ async def update_states(storage: EncryptedStorage) -> None:
     await storage.set_update_state(state_class(0, 11, None, None, None))
     [state] = await storage.get_update_states(0)
     assert state == state_class(0, 11, 20, 30, 40)  # the client's own class
+
+
+async def test_client_resolves_sealed_peers_offline(tmp_path: Path) -> None:
+    """The client's own ``fetch_peers`` caches 10k users in a sealed cache, and its
+    ``resolve_peer`` finds them by username and phone offline; no username or phone number
+    (any case, with or without ``@``/``+``) is in the file, its WAL or SHM."""
+    storage = EncryptedStorage(FileStorage("sealed", workdir=tmp_path), passphrase=PASSPHRASE)
+    client = client_on(storage, "sealed", tmp_path)
+    await storage.open()
+    try:
+        await storage.auth_key(AUTH_KEY)
+        users = [
+            raw_type("User")(
+                id=10_000_000 + i,
+                access_hash=i,
+                username=f"SealedUser{i:05d}",
+                phone=f"99955577{i:05d}",
+            )
+            for i in range(10_000)
+        ]
+        await client.fetch_peers(users)
+        # Never connected: resolve_peer only checks the flag, then reads the cache (a miss
+        # would go to the network and fail the test).
+        client.is_connected = True
+        for i in (0, 4321, 9999):
+            for text in (f"@SealedUser{i:05d}", f"sealeduser{i:05d}"):
+                peer = await client.resolve_peer(text)
+                assert (peer.user_id, peer.access_hash) == (10_000_000 + i, i)
+            assert (await client.resolve_peer(f"+99955577{i:05d}")).user_id == 10_000_000 + i
+        await storage.save()
+        files = [p for p in tmp_path.iterdir() if p.name.startswith("sealed.session")]
+        assert len(files) >= 2  # the database and its WAL, scanned while open
+        for path in files:
+            data = path.read_bytes()
+            assert b"sealeduser" not in data.lower() and b"99955577" not in data, path.name
+    finally:
+        await storage.close()

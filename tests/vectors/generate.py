@@ -10,8 +10,13 @@ session string for ``purpose: session-string``. Keys:
 * ``passphrase`` (UTF-8 text) and/or ``key`` (hex): what the decryptor is given;
 * ``keyring-service``, ``keyring-entry``, ``keyring-secret``: for a keyring slot, the entry the
   decryptor's OS keyring holds (service, username, and the text stored: base64 of the KEK);
+* ``dc-id``, ``test-mode``, ``user-id``: for auth keys, the session fields stored next to the
+  envelope when the reader opens it (absent: not stored); a version 2 envelope binds them;
 * ``plaintext``: for ``success``, the hex of the decrypted bytes;
 * ``data-key``: for ``success``, the hex of the data key that any slot unwraps;
+* ``index-key``: for an auth-key payload holding one (format v2), the hex of the peer index key;
+* ``index-username`` / ``index-username-token`` and ``index-phone`` / ``index-phone-token``: a
+  value as a client looks it up and the blind-index token stored for it under ``index-key``;
 * ``comment``.
 
 Randomness comes from a seeded SHA-256 stream (``vault.crypto.rng._deterministic``), so running
@@ -25,16 +30,19 @@ import hashlib
 import struct
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from vault.crypto import rng
-from vault.crypto.envelope import CHECK_SIZE, Purpose
+from vault.crypto.aead import Aead
+from vault.crypto.envelope import CHECK_SIZE, Header, Purpose, _aad, seal
+from vault.crypto.identity import IDENTITY_SIZE, NO_IDENTITY, SessionIdentity
 from vault.crypto.kdf import CHEAP_KDF, DEFAULT_KDF, KdfParams
 from vault.crypto.keyring_slot import DEFAULT_SERVICE as KEYRING_SERVICE
 from vault.crypto.keyring_slot import entry_name
 from vault.crypto.keyset import Keyset
+from vault.crypto.peer_index import PeerIndex
 from vault.crypto.slots import Credentials
 from vault.crypto.strings import _encode
 from vault.session_string import ENCRYPTED_PREFIX, SessionData, pack_session
@@ -46,9 +54,13 @@ PASSPHRASE = "correct horse battery staple"
 RAW_KEY = bytes(range(32))
 SESSION = "my_account"
 AUTH_KEY = hashlib.sha256(b"auth key").digest() * 8
+INDEX_KEY = hashlib.sha256(b"peer index key").digest()
+USERNAME, PHONE = "@Alice_Bob", "+1 555 0100"
 DATA = SessionData(
     dc_id=4, api_id=12345, test_mode=False, auth_key=AUTH_KEY, user_id=777000, is_bot=False
 )
+#: What a version 2 auth-key vector binds, and what its reader finds stored unless edited.
+IDENTITY = SessionIdentity(DATA.dc_id, DATA.test_mode, DATA.user_id)
 
 
 @dataclass(frozen=True)
@@ -65,6 +77,9 @@ class Vector:
     data_key: bytes | None = None
     #: ``(service, secret)`` of a keyring slot's entry.
     keyring: tuple[str, bytes] | None = None
+    #: The session fields stored next to an auth-key envelope.
+    stored: SessionIdentity = NO_IDENTITY
+    index_key: bytes | None = None
 
     def render(self) -> str:
         lines = [f"expect: {self.expect}", f"purpose: {self.purpose}"]
@@ -82,10 +97,26 @@ class Vector:
                 f"keyring-entry: {entry_name(vault_id)}",
                 f"keyring-secret: {base64.b64encode(secret).decode()}",
             ]
+        for label, value in (
+            ("dc-id", self.stored.dc_id),
+            ("test-mode", self.stored.test_mode),
+            ("user-id", self.stored.user_id),
+        ):
+            if value is not None:
+                lines.append(f"{label}: {int(value)}")
         if self.plaintext is not None:
             lines.append(f"plaintext: {self.plaintext.hex()}")
         if self.data_key is not None:
             lines.append(f"data-key: {self.data_key.hex()}")
+        if self.index_key is not None:
+            index = PeerIndex(self.index_key)
+            lines += [
+                f"index-key: {self.index_key.hex()}",
+                f"index-username: {USERNAME}",
+                f"index-username-token: {index.username(USERNAME)}",
+                f"index-phone: {PHONE}",
+                f"index-phone-token: {index.phone(PHONE)}",
+            ]
         lines.append(f"comment: {self.comment}")
         return "\n".join(lines) + "\n\n" + self.body + "\n"
 
@@ -109,6 +140,9 @@ def _seal(
     key: bool = False,
     keyring: bool = False,
     kdf: KdfParams = CHEAP_KDF,
+    version: int = 1,
+    identity: SessionIdentity = NO_IDENTITY,
+    any_size: bool = False,
 ) -> Sealed:
     creds = Credentials.from_args(
         passphrase=PASSPHRASE if passphrase else None,
@@ -118,13 +152,19 @@ def _seal(
     # The new slot's key is read from the keyset, not from the keyring.
     with installed_keyring(DictKeyring()), rng._deterministic(seed.encode()):
         keyset = Keyset.create(creds, kdf)
-        envelope = keyset.seal(purpose, binding, plaintext)
+        header = Header(keyset.vault_id, binding, keyset.slots, identity, version)
+        if any_size:  # a payload size the writer refuses for this version
+            head = header.encode()
+            body = head + Aead(keyset._live_dek()).encrypt(plaintext, _aad(purpose, head))
+            envelope = recheck(body + bytes(CHECK_SIZE))
+        else:
+            envelope = seal(header, keyset._live_dek(), purpose, plaintext)
     secret = bytes(keyset.pending_keyring[0][1]) if keyring else None
     return Sealed(envelope, bytes(keyset._live_dek()), secret)
 
 
-def sealed_auth_key(seed: str, **options: Any) -> Sealed:
-    return _seal(seed, Purpose.AUTH_KEY, SESSION.encode(), AUTH_KEY, **options)
+def sealed_auth_key(seed: str, plaintext: bytes = AUTH_KEY, **options: Any) -> Sealed:
+    return _seal(seed, Purpose.AUTH_KEY, SESSION.encode(), plaintext, **options)
 
 
 def sealed_string(seed: str, **options: Any) -> Sealed:
@@ -144,7 +184,12 @@ def edit(envelope: bytes, offset: int, new: bytes) -> bytes:
 
 def first_slot(envelope: bytes) -> int:
     """Offset of the first slot's type byte."""
-    return 4 + 1 + 16 + 1 + envelope[21] + 1
+    return identity_at(envelope) + (IDENTITY_SIZE if envelope[4] >= 2 else 0) + 1
+
+
+def identity_at(envelope: bytes) -> int:
+    """Offset of a version 2 header's identity block (its flags byte)."""
+    return 4 + 1 + 16 + 1 + envelope[21]
 
 
 def as_hex(envelope: bytes) -> str:
@@ -181,10 +226,10 @@ def vectors() -> list[Vector]:
         ),
         ("auth_key_bad_magic", "corrupted", recheck(edit(base, 0, b"X")), "magic is XVLT"),
         (
-            "auth_key_version_2",
+            "auth_key_version_3",
             "unsupported",
-            recheck(edit(base, 4, b"\x02")),
-            "format version 2 is unknown to version 1 readers",
+            recheck(edit(base, 4, b"\x03")),
+            "format version 3 is unknown to version 2 readers",
         ),
         (
             "auth_key_zero_slots",
@@ -331,6 +376,7 @@ def vectors() -> list[Vector]:
             key=RAW_KEY,
         ),
     ]
+    out += index_key_vectors()
     string = sealed_string("string")
     default = sealed_string("default", kdf=DEFAULT_KDF)
     raw = string.envelope
@@ -389,7 +435,150 @@ def vectors() -> list[Vector]:
         )
         for name, expect, body, comment in strings
     ]
-    return out
+    return out + identity_vectors(base)
+
+
+def identity_vectors(v1: bytes) -> list[Vector]:
+    """Version 2: the envelope binds dc_id, test_mode and user_id (docs/format.md, "v2:
+    identity binding"); ``v1`` is a version 1 envelope of the same auth key."""
+    sealed = sealed_auth_key("identity", version=2, identity=IDENTITY)
+    v2, at = sealed.envelope, identity_at(sealed.envelope)
+    string = sealed_string("string v2", version=2)
+    failing: list[tuple[str, str, bytes, SessionIdentity, str]] = [
+        (
+            "auth_key_v2_dc_id_edited",
+            "corrupted",
+            v2,
+            replace(IDENTITY, dc_id=1),
+            "sealed for dc_id 4, stored dc_id 1: the session was pointed at another DC",
+        ),
+        (
+            "auth_key_v2_test_mode_edited",
+            "corrupted",
+            v2,
+            replace(IDENTITY, test_mode=True),
+            "sealed for test_mode 0, stored test_mode 1",
+        ),
+        (
+            "auth_key_v2_user_id_edited",
+            "corrupted",
+            v2,
+            replace(IDENTITY, user_id=12345),
+            "sealed for user_id 777000, stored user_id 12345: the session was relabelled",
+        ),
+        (
+            "auth_key_v2_user_id_cleared",
+            "corrupted",
+            v2,
+            replace(IDENTITY, user_id=None),
+            "sealed for user_id 777000, stored without a user_id",
+        ),
+        (
+            "auth_key_v2_identity_forged",
+            "corrupted",
+            recheck(edit(v2, at + 1, b"\x01")),
+            replace(IDENTITY, dc_id=1),
+            "dc_id edited to 1 in the header and in the session, check recomputed: only the "
+            "AEAD tag catches it",
+        ),
+        (
+            "auth_key_v2_identity_flags",
+            "corrupted",
+            recheck(edit(v2, at, b"\x0f")),
+            IDENTITY,
+            "identity presence flags 0x0f: bit 3 is not defined",
+        ),
+        (
+            "auth_key_v2_as_version_1",
+            "unsupported",
+            recheck(edit(v2, 4, b"\x01")),
+            IDENTITY,
+            "version byte set to 1, check recomputed: the identity block is read as the slot "
+            "count (7) and the first slot type (4, unknown)",
+        ),
+    ]
+    out = [
+        Vector(
+            "auth_key_v2_identity",
+            "success",
+            "auth-key",
+            as_hex(v2),
+            "version 2: sealed for dc_id 4, test_mode 0, user_id 777000, stored alike",
+            stored=IDENTITY,
+            plaintext=AUTH_KEY,
+            data_key=sealed.data_key,
+        ),
+        Vector(
+            "auth_key_v1_identity_unbound",
+            "success",
+            "auth-key",
+            as_hex(v1),
+            "version 1 binds no identity: it opens whatever dc_id, test_mode, user_id are stored",
+            stored=replace(IDENTITY, dc_id=1, test_mode=True),
+            plaintext=AUTH_KEY,
+            data_key=sealed_auth_key("base").data_key,
+        ),
+        Vector(
+            "string_v2",
+            "success",
+            "session-string",
+            as_string(string.envelope),
+            "version 2 session string: an empty identity block, the payload carries the fields",
+            plaintext=pack_session(DATA),
+            data_key=string.data_key,
+        ),
+        Vector(
+            "string_v2_names_identity",
+            "corrupted",
+            "session-string",
+            as_string(recheck(edit(string.envelope, identity_at(string.envelope), b"\x01"))),
+            "a session string's identity block must be empty; dc_id flag set, check recomputed",
+        ),
+    ]
+    return out + [
+        Vector(name, expect, "auth-key", as_hex(body), comment, stored=stored)
+        for name, expect, body, stored, comment in failing
+    ]
+
+
+def index_key_vectors() -> list[Vector]:
+    """Version 2 payloads with the peer index key ("v2: peer index key"), bound to the
+    identity stored alike; version 1 may not hold one."""
+    v1_index = sealed_auth_key("version 1 index key", AUTH_KEY + INDEX_KEY, any_size=True)
+    v2 = {"version": 2, "identity": IDENTITY}
+    both = sealed_auth_key("index key", AUTH_KEY + INDEX_KEY, **v2)
+    only = sealed_auth_key("index key only", bytes(256) + INDEX_KEY, **v2)
+    return [
+        Vector(
+            "auth_key_v2_index_key",
+            "success",
+            "auth-key",
+            as_hex(both.envelope),
+            "version 2 payload: auth key || peer index key (288 bytes)",
+            plaintext=AUTH_KEY + INDEX_KEY,
+            data_key=both.data_key,
+            index_key=INDEX_KEY,
+            stored=IDENTITY,
+        ),
+        Vector(
+            "auth_key_v2_index_key_only",
+            "success",
+            "auth-key",
+            as_hex(only.envelope),
+            "version 2 payload of a session not logged in yet: all-zero auth key || index key",
+            plaintext=bytes(256) + INDEX_KEY,
+            data_key=only.data_key,
+            index_key=INDEX_KEY,
+            stored=IDENTITY,
+        ),
+        Vector(
+            "auth_key_v1_index_key",
+            "corrupted",
+            "auth-key",
+            as_hex(v1_index.envelope),
+            "version 1 with a 288-byte payload: only version 2 may hold an index key",
+        ),
+    ]
 
 
 def _bump(char: str) -> str:

@@ -1,7 +1,8 @@
 """The ``session-vault`` argument parser, command dispatch and error reporting.
 
-Every failure is reported as one line on stderr (``session-vault: error: ...``) with an exit
-code from :mod:`vault.cli.exits`; a traceback is shown only with ``--debug``.
+Every failure is reported as one line on stderr (``session-vault: error: ...``), or with
+``--json`` in the one JSON document of the run (:mod:`vault.cli.report`), with an exit code
+from :mod:`vault.cli.exits`; a traceback is shown only with ``--debug``.
 """
 
 from __future__ import annotations
@@ -9,10 +10,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sqlite3
 import sys
 import textwrap
-import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -23,21 +24,23 @@ from . import commands as session_commands
 from . import string_commands
 from .credentials import (
     Credentials,
-    PassphraseSource,
     add_credential_options,
     add_kdf_options,
     add_passphrase_options,
+    new_passphrase_source,
+    read_new_key,
 )
-from .exits import Exit, exit_code
+from .exits import CliError, Exit
 from .file_target import FileTarget
 from .mongo_options import add_mongo_options, requested
 from .mongo_target import MongoTarget, connected
 from .progress import Progress, expand_paths
+from .report import PROG, Report
+from .sessionfile import SUFFIX
 from .target import Target
 
 __all__ = ["build_parser", "main"]
 
-PROG = "session-vault"
 _EPILOG = """\
 Secrets are never taken as arguments: passphrases come from a hidden prompt,
 --passphrase-env or --passphrase-file; session strings from standard input.
@@ -47,10 +50,16 @@ exit codes:
   1  other failure            6  damaged or unknown data
   2  usage error              7  refused (not encrypted, last slot, file exists)
   3  wrong passphrase or key  8  OS keyring unavailable
-  4  not found                70 internal error, 130 interrupted
+  4  not found, no sessions   70 internal error, 130 interrupted
+
+--json (with any command) prints one JSON document for the whole run.
 """
 
-Runner = Callable[[argparse.Namespace], Awaitable[int]]
+_SUB_EPILOG = f"Exit codes: see `{PROG} --help`."
+#: How a JSON result names the standard input the string commands read.
+STDIN = "-"
+
+Runner = Callable[[argparse.Namespace, Report], Awaitable[None]]
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
@@ -61,52 +70,32 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.debug else logging.WARNING,
         format=f"{PROG}: %(levelname)s: %(message)s",
     )
+    out = Report(args.command, as_json=args.json, debug=args.debug)
     try:
-        return int(asyncio.run(args.run(args)))
+        asyncio.run(args.run(args, out))
     except KeyboardInterrupt:
-        print(f"\n{PROG}: interrupted", file=sys.stderr)
-        return Exit.INTERRUPTED
+        if not args.json:
+            print(f"\n{PROG}: interrupted", file=sys.stderr)
+            return Exit.INTERRUPTED
+        out.failure(CliError(Exit.INTERRUPTED, "interrupted"), None)
     except Exception as error:
-        return report(error, debug=args.debug)
-
-
-def report(error: BaseException, *, debug: bool, path: Path | str | None = None) -> int:
-    """Print ``error`` as one line on stderr (a traceback first with ``debug``); return its
-    exit code."""
-    code = _code(error)
-    if debug:
-        traceback.print_exception(error)
-    if code == Exit.INTERNAL:
-        message = f"unexpected {type(error).__name__}: {error}; rerun with --debug and report it"
-    elif isinstance(error, OSError) and error.strerror and not isinstance(error, sqlite3.Error):
-        message = f"{error.strerror}: {error.filename or ''}"
-    else:
-        message = str(error)
-    message = " ".join(message.split())
-    if path is not None and str(path) not in message:
-        message = f"{path}: {message}"
-    print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
-    return code
-
-
-def _code(error: BaseException) -> int:
-    if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
-        return Exit.IN_USE
-    if isinstance(error, sqlite3.DatabaseError):
-        return Exit.BAD_DATA
-    return exit_code(error)
+        out.failure(error, None)
+    return out.finish()
 
 
 # --- commands ------------------------------------------------------------------------------
 
+Outcome = str | dict[str, Any]
+
 
 async def _each_target(
     args: argparse.Namespace,
-    work: Callable[[Target[Any]], Awaitable[str]],
+    out: Report,
+    work: Callable[[Target[Any]], Awaitable[Outcome]],
     *,
     many: bool = True,
     progress: bool = True,
-) -> int:
+) -> None:
     """Run ``work`` on every session the arguments name: files (with ``many``, the paths,
     directories and globs of ``args.paths``; else the one ``args.path``) or MongoDB sessions
     (``--mongo-uri``); report each outcome or error."""
@@ -114,105 +103,159 @@ async def _each_target(
     if requested(args, paths):
         async with connected(args) as sessions:
             found = [MongoTarget(sessions, name) for name in await sessions.names(args)]
-            return await _each(args, found, work, progress=progress)
-    files = expand_paths(paths, recursive=getattr(args, "recursive", False)) if many else [paths]
-    return await _each(args, [FileTarget(Path(p)) for p in files], work, progress=progress)
+            await _each(args, out, found, work, progress=progress)
+            return
+    recursive = getattr(args, "recursive", False)
+    files = expand_paths(paths, recursive=recursive) if many else [paths]
+    if not files:
+        deeper = "" if recursive or not hasattr(args, "recursive") else "; add -r to look deeper"
+        raise CliError(
+            Exit.NOT_FOUND, f"no session files (*{SUFFIX}) in {', '.join(paths)}{deeper}"
+        )
+    await _each(args, out, [FileTarget(Path(p)) for p in files], work, progress=progress)
 
 
 async def _each(
     args: argparse.Namespace,
+    out: Report,
     targets: Sequence[Target[Any]],
-    work: Callable[[Target[Any]], Awaitable[str]],
+    work: Callable[[Target[Any]], Awaitable[Outcome]],
     *,
     progress: bool = True,
-) -> int:
+) -> None:
     """Run ``work`` on every target; report each outcome or error."""
-    bar = Progress(len(targets), enabled=progress and not getattr(args, "no_progress", False))
-    result = 0
+    shown = progress and not getattr(args, "no_progress", False) and not args.json
+    bar = Progress(len(targets), enabled=shown)
     for target in targets:
         bar.start(target.label)
         try:
             outcome = await work(target)
         except Exception as error:
             bar.clear()
-            where = target.label if len(targets) > 1 else None
-            code = report(error, debug=args.debug, path=where)
-            result = result or code
+            out.failure(_explained(error, target), target.label, name=len(targets) > 1)
         else:
-            bar.say(outcome)
+            bar.clear()
+            out.success(target.label, outcome)
         bar.advance()
     bar.clear()
-    return result
 
 
-async def _encrypt(args: argparse.Namespace) -> int:
+def _explained(error: Exception, target: Target[Any]) -> Exception:
+    """``error``, or for a file in a directory this process may not write in (where a changed
+    copy is made), an error that names the directory and what to do."""
+    if not isinstance(target, FileTarget) or not isinstance(error, OSError | sqlite3.Error):
+        return error
+    directory = target.path.parent
+    if os.access(directory, os.W_OK):
+        return error
+    return CliError(
+        Exit.FAILURE,
+        f"cannot change {target.path}: its directory {directory} is not writable (the new "
+        "version is written next to the file, then renamed over it); make the directory "
+        f"writable (e.g. chmod u+w {directory}) or work on a copy in a writable directory",
+    )
+
+
+async def _encrypt(args: argparse.Namespace, out: Report) -> None:
     creds = Credentials(args, label="New passphrase")
-    return await _each_target(args, lambda target: session_commands.encrypt(target, creds))
+    creds.check()
+    await _each_target(args, out, lambda target: session_commands.encrypt(target, creds))
 
 
-async def _decrypt(args: argparse.Namespace) -> int:
+async def _decrypt(args: argparse.Namespace, out: Report) -> None:
     if not args.confirm_plaintext:
-        print(
-            f"{PROG}: error: decrypting stores the auth key UNENCRYPTED: anyone who copies the "
-            "file gets the account; add --confirm-plaintext if that is really what you want",
-            file=sys.stderr,
+        raise CliError(
+            Exit.USAGE,
+            "decrypting stores the auth key UNENCRYPTED: anyone who copies the file gets the "
+            "account; add --confirm-plaintext if that is really what you want",
         )
-        return Exit.USAGE
     creds = Credentials(args)
-    return await _each_target(args, lambda target: session_commands.decrypt(target, creds))
-
-
-async def _info(args: argparse.Namespace) -> int:
-    return await _each_target(
-        args, lambda target: session_commands.info(target, as_json=args.json), progress=False
+    creds.check()
+    await _each_target(
+        args, out, lambda target: session_commands.decrypt(target, creds, rebind=args.rebind)
     )
 
 
-async def _passwd(args: argparse.Namespace) -> int:
-    new = PassphraseSource(
-        args.new_passphrase_env, args.new_passphrase_file, "New passphrase", "new-"
+async def _info(args: argparse.Namespace, out: Report) -> None:
+    await _each_target(
+        args, out, lambda target: session_commands.info(target, as_json=args.json), progress=False
     )
+
+
+async def _passwd(args: argparse.Namespace, out: Report) -> None:
+    new = new_passphrase_source(args)
     creds = Credentials(args)
-    return await _each_target(
-        args, lambda target: session_commands.passwd(target, creds, new), many=False
+    creds.check()
+    new.check()
+    await _each_target(
+        args,
+        out,
+        lambda target: session_commands.passwd(target, creds, new, rebind=args.rebind),
+        many=False,
     )
 
 
-async def _add_key(args: argparse.Namespace) -> int:
+async def _add_key(args: argparse.Namespace, out: Report) -> None:
     creds = Credentials(args)
-    return await _each_target(
-        args, lambda target: session_commands.add_key(target, creds, args.kind, args), many=False
+    creds.check()
+    if args.kind == "passphrase":
+        new_passphrase_source(args).check()
+    elif args.kind == "raw-key":
+        read_new_key(args)  # a missing key file is reported before the session is opened
+    await _each_target(
+        args,
+        out,
+        lambda target: session_commands.add_key(target, creds, args.kind, args, rebind=args.rebind),
+        many=False,
     )
 
 
-async def _remove_key(args: argparse.Namespace) -> int:
+async def _remove_key(args: argparse.Namespace, out: Report) -> None:
     creds = Credentials(args)
-    return await _each_target(
-        args, lambda target: session_commands.remove_key(target, creds, args.slot), many=False
+    creds.check()
+    await _each_target(
+        args,
+        out,
+        lambda target: session_commands.remove_key(target, creds, args.slot, rebind=args.rebind),
+        many=False,
     )
 
 
-async def _export(args: argparse.Namespace) -> int:
+async def _seal_peers(args: argparse.Namespace, out: Report) -> None:
     creds = Credentials(args)
-    return await _each_target(
-        args, lambda target: session_commands.export(target, creds, plain=args.plain), many=False
+    creds.check()
+    await _each_target(
+        args, out, lambda target: session_commands.seal_peers(target, creds, rebind=args.rebind)
     )
 
 
-async def _import(args: argparse.Namespace) -> int:
+async def _export(args: argparse.Namespace, out: Report) -> None:
+    creds = Credentials(args)
+    creds.check()
+    await _each_target(
+        args,
+        out,
+        lambda target: session_commands.export(target, creds, plain=args.plain, rebind=args.rebind),
+        many=False,
+    )
+
+
+async def _import(args: argparse.Namespace, out: Report) -> None:
     creds = Credentials(args, label="New passphrase")
-    print(await string_commands.import_session(Path(args.out), creds, args), flush=True)
-    return Exit.OK
+    creds.check()
+    out.success(args.out, await string_commands.import_session(Path(args.out), creds, args))
 
 
-async def _string_encrypt(args: argparse.Namespace) -> int:
-    print(string_commands.string_encrypt(Credentials(args, label="New passphrase")), flush=True)
-    return Exit.OK
+async def _string_encrypt(args: argparse.Namespace, out: Report) -> None:
+    creds = Credentials(args, label="New passphrase")
+    creds.check()
+    out.success(STDIN, string_commands.string_encrypt(creds))
 
 
-async def _string_decrypt(args: argparse.Namespace) -> int:
-    print(string_commands.string_decrypt(Credentials(args)), flush=True)
-    return Exit.OK
+async def _string_decrypt(args: argparse.Namespace, out: Report) -> None:
+    creds = Credentials(args)
+    creds.check()
+    out.success(STDIN, string_commands.string_decrypt(creds))
 
 
 # --- parser --------------------------------------------------------------------------------
@@ -230,7 +273,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--debug", action="store_true", help="show tracebacks and debug logs on errors"
     )
-    parser.set_defaults(debug=False)
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON document (shape: docs/cli.md)"
+    )
+    parser.set_defaults(debug=False, json=False)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     _file_commands(commands)
     _slot_commands(commands)
@@ -241,19 +287,34 @@ def build_parser() -> argparse.ArgumentParser:
 def _command(
     commands: Subparsers, name: str, run: Runner, help_text: str, description: str
 ) -> argparse.ArgumentParser:
-    """Add one command with the shared epilog and a ``--debug`` accepted after it too."""
+    """Add one command; ``--debug`` and ``--json`` are accepted after it too."""
     sub = commands.add_parser(
-        name,
+        name.rpartition(" ")[2],
         help=help_text,
         description=textwrap.fill(description, 79),
-        epilog=_EPILOG,
+        epilog=_SUB_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
     )
-    sub.set_defaults(run=run)
+    sub.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print one JSON document for the whole run, failures included (docs/cli.md)",
+    )
+    sub.set_defaults(run=run, command=name)
     return sub
+
+
+def _add_rebind(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--rebind",
+        action="store_true",
+        help="open a session sealed for another name (a file copied or renamed on purpose) "
+        "and seal it for its own name",
+    )
 
 
 def _file_commands(commands: Subparsers) -> None:
@@ -262,9 +323,11 @@ def _file_commands(commands: Subparsers) -> None:
         "encrypt",
         _encrypt,
         "encrypt plaintext session files in place",
-        "Encrypt plaintext session files (Pyrogram 2.x, Pyrofork, Kurigram, vault) in place, "
-        "atomically: a verified encrypted copy replaces each file; a crash leaves the old or "
-        "the new file. Files already encrypted are skipped. New key slots: a passphrase "
+        "Encrypt plaintext session files (Pyrogram 2.x, Pyrofork, Kurigram, vault) in place: "
+        "the sealed key is checked on a copy in memory, then written over the plaintext key in "
+        "the file itself (one transaction; a crash leaves the old or the new session). "
+        "Symbolic links and files another process has open are refused. Files already "
+        "encrypted are skipped. New key slots: a passphrase "
         "(asked twice unless --passphrase-env/--passphrase-file), plus --keyring and/or "
         "--key-file/--key-env; with only those, no passphrase slot is made.",
     )
@@ -280,13 +343,15 @@ def _file_commands(commands: Subparsers) -> None:
         "decrypt",
         _decrypt,
         "store a session's auth key unencrypted again",
-        "Decrypt session files in place (atomically, like encrypt). Needs --confirm-plaintext.",
+        "Decrypt session files: a verified copy atomically replaces each file. Needs "
+        "--confirm-plaintext.",
     )
     p.add_argument("paths", nargs="*", metavar="PATH", help="encrypted session files")
     p.add_argument(
         "--confirm-plaintext", action="store_true", help="yes, store the auth key unencrypted"
     )
     add_credential_options(p)
+    _add_rebind(p)
     add_mongo_options(p)
 
     p = _command(
@@ -298,7 +363,6 @@ def _file_commands(commands: Subparsers) -> None:
         "Needs no passphrase and never changes the file.",
     )
     p.add_argument("paths", nargs="*", metavar="PATH")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
     add_mongo_options(p)
 
 
@@ -313,6 +377,7 @@ def _slot_commands(commands: Subparsers) -> None:
     )
     p.add_argument("path", nargs="?", metavar="PATH")
     add_credential_options(p)
+    _add_rebind(p)
     add_passphrase_options(p, "new-", "new ")
     add_kdf_options(p)
     add_mongo_options(p)
@@ -328,6 +393,7 @@ def _slot_commands(commands: Subparsers) -> None:
     p.add_argument("path", nargs="?", metavar="PATH")
     p.add_argument("kind", choices=("passphrase", "keyring", "raw-key"), help="the new slot")
     add_credential_options(p)
+    _add_rebind(p)
     add_passphrase_options(p, "new-", "new ")
     p.add_argument(
         "--service", default=DEFAULT_SERVICE, help="keyring service name (keyring slots)"
@@ -343,12 +409,29 @@ def _slot_commands(commands: Subparsers) -> None:
         "remove-key",
         _remove_key,
         "remove a key slot",
-        "Remove key slot SLOT (numbers as `info` shows them). Unlock with another slot; the "
-        "last slot is never removed.",
+        "Remove key slot SLOT: its id as `info` shows it, which stays the same when other "
+        "slots are removed (a position number is still accepted, but positions shift). "
+        "Unlock with another slot; the last slot is never removed.",
     )
     p.add_argument("path", nargs="?", metavar="PATH")
-    p.add_argument("slot", type=int, metavar="SLOT")
+    p.add_argument("slot", metavar="SLOT", help="the slot's id as `info` shows it (e.g. p3fa9c1)")
     add_credential_options(p)
+    _add_rebind(p)
+    add_mongo_options(p)
+
+    p = _command(
+        commands,
+        "seal-peers",
+        _seal_peers,
+        "seal the peer cache of encrypted session files",
+        "Replace the usernames and phone numbers cached in encrypted session files by keyed "
+        "tokens (lookups keep working; sessions made or encrypted by this version already "
+        "are). A verified copy atomically replaces each file, as for decrypt: nothing plain "
+        "is left in the new file, its WAL or free pages.",
+    )
+    p.add_argument("paths", nargs="*", metavar="PATH", help="encrypted session files")
+    add_credential_options(p)
+    _add_rebind(p)
     add_mongo_options(p)
 
 
@@ -365,6 +448,7 @@ def _string_commands(commands: Subparsers) -> None:
     p.add_argument("path", nargs="?", metavar="PATH")
     p.add_argument("--plain", action="store_true", help="print the PLAIN session string")
     add_credential_options(p)
+    _add_rebind(p)
     add_kdf_options(p)
     add_mongo_options(p)
 
@@ -390,7 +474,7 @@ def _string_commands(commands: Subparsers) -> None:
     strings = p.add_subparsers(title="string commands", metavar="ACTION", required=True)
     s = _command(
         strings,
-        "encrypt",
+        "string encrypt",
         _string_encrypt,
         "encrypt a plain session string from stdin",
         "Read a plain Pyrogram session string from stdin and print it encrypted.",
@@ -399,7 +483,7 @@ def _string_commands(commands: Subparsers) -> None:
     add_kdf_options(s)
     s = _command(
         strings,
-        "decrypt",
+        "string decrypt",
         _string_decrypt,
         "decrypt an encrypted session string from stdin",
         "Read an encrypted session string from stdin and print the plain one.",
@@ -407,5 +491,5 @@ def _string_commands(commands: Subparsers) -> None:
     add_credential_options(s)
 
 
-async def _no_subcommand(args: argparse.Namespace) -> int:  # pragma: no cover - argparse stops
-    return Exit.USAGE
+async def _no_subcommand(args: argparse.Namespace, out: Report) -> None:  # pragma: no cover
+    raise CliError(Exit.USAGE, "name a string command")  # argparse stops before

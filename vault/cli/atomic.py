@@ -9,8 +9,10 @@ survives a power cut. Temporaries left by a killed process are removed on the ne
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,22 +40,86 @@ _TEMP_MARK = ".vault-tmp-"
 
 
 @contextlib.contextmanager
-def locked(path: Path) -> Iterator[None]:
+def locked(path: Path) -> Iterator[int]:
     """Hold the same exclusive ``flock`` that :class:`~vault.storage.FileStorage` takes while
-    a session is open, so a running client and this command never use the file together."""
+    a session is open, so a running client and this command never use the file together;
+    yields the locked descriptor. A symbolic link is refused (see :func:`_open_no_link`), a
+    file that another process has open (a client without vault's lock, e.g. the client's own
+    ``FileStorage``) raises :class:`~vault.errors.SessionInUseError`, and a file others can
+    read is made owner-only first."""
+    fd = _open_no_link(path)
     try:
-        fd = os.open(path, os.O_RDWR)
+        lock_exclusive(fd, path)
+        _refuse_other_openers(fd, path)
+        mode = os.fstat(fd).st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            os.fchmod(fd, stat.S_IRUSR | stat.S_IWUSR)
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _open_no_link(path: Path) -> int:
+    """Open ``path`` for writing; a symbolic link is refused rather than followed, since the
+    envelope binds the name a client opens (the link's), and replacing or changing the target
+    behind it would surprise whoever else uses that file."""
+    try:
+        return os.open(path, os.O_RDWR | getattr(os, "O_NOFOLLOW", 0))
     except FileNotFoundError:
         raise CliError(Exit.NOT_FOUND, f"{path} does not exist; check the path") from None
     except IsADirectoryError:
         raise CliError(Exit.NOT_FOUND, f"{path} is a directory, not a session file") from None
     except PermissionError:
         raise CliError(Exit.FAILURE, f"cannot open {path} for writing: permission denied") from None
+    except OSError as error:
+        if error.errno != errno.ELOOP:
+            raise
+        raise CliError(
+            Exit.REFUSED,
+            f"{path} is a symbolic link (to {os.readlink(path)}); session-vault does not follow "
+            "links: run it on the file itself, and point the client at that file",
+        ) from None
+
+
+def _refuse_other_openers(fd: int, path: Path) -> None:
+    """Raise :class:`SessionInUseError` if another process has the file of ``fd`` open.
+
+    A client that does not take vault's lock (the client's own ``FileStorage``, ``sqlite3``)
+    would keep writing into the file under its feet. Linux only (``/proc``); processes this
+    user may not inspect are not seen."""
+    pid = _other_opener(os.fstat(fd))
+    if pid is not None:
+        raise SessionInUseError(
+            f"{path} is open in another process (pid {pid}), such as a running client; stop "
+            "it first, then run this again (changing the file under it would break it)"
+        )
+
+
+def _other_opener(held: os.stat_result) -> str | None:
+    """The id of another process with a descriptor on the file ``held``, if any."""
+    me = str(os.getpid())
+    for pid in _pids():
+        if pid == me:
+            continue
+        try:
+            entries = list(os.scandir(f"/proc/{pid}/fd"))
+        except OSError:  # gone, or another user's
+            continue
+        for entry in entries:
+            try:
+                found = os.stat(entry.path)
+            except OSError:
+                continue
+            if (found.st_dev, found.st_ino) == (held.st_dev, held.st_ino):
+                return pid
+    return None
+
+
+def _pids() -> list[str]:
     try:
-        lock_exclusive(fd, path)
-        yield
-    finally:
-        os.close(fd)
+        return [name for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return []
 
 
 def temp_path(path: Path) -> Path:

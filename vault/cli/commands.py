@@ -11,20 +11,24 @@ client has it open.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
-import json
 import sys
 from typing import Any
 
 from ..crypto import encrypt_session_string
-from ..crypto.slots import Slot
+from ..crypto.keyring_slot import DEFAULT_SERVICE
+from ..crypto.slots import KeyringSlot, Slot, SlotKind
 from ..encrypted import EncryptedStorage
 from ..errors import WrongKeyError
 from ..session_string import encode_session_string
 from ..storage import Storage
-from .credentials import Credentials, PassphraseSource, read_new_key
+from .credentials import Credentials, PassphraseSource, new_passphrase_source, read_new_key
 from .describe import info_facts, render
 from .exits import CliError, Exit
+from .peer_cache import seal_cached_rows
+from .sessionfile import SessionFile
+from .slot_ids import find_slot, slot_ids
 from .target import SessionView, Target
 from .vaults import (
     Change,
@@ -32,7 +36,6 @@ from .vaults import (
     editing,
     migrating,
     opened,
-    opened_vault,
     unchanged,
     unlocking,
 )
@@ -46,6 +49,7 @@ __all__ = [
     "info",
     "passwd",
     "remove_key",
+    "seal_peers",
     "slot_summary",
     "warn",
 ]
@@ -64,9 +68,13 @@ def warn(message: str) -> None:
 
 
 def slot_summary(slots: tuple[Slot, ...]) -> str:
-    """``"2 key slots: passphrase, keyring"``."""
-    kinds = ", ".join(slot.kind.name.lower().replace("_", "-") for slot in slots)
+    """``"2 key slots: passphrase, keyring"`` (``info`` shows their ids)."""
+    kinds = ", ".join(_kind(slot) for slot in slots)
     return f"{len(slots)} key slot{'s' * (len(slots) != 1)}: {kinds}"
+
+
+def _kind(slot: Slot) -> str:
+    return slot.kind.name.lower().replace("_", "-")
 
 
 # --- changing commands ---------------------------------------------------------------------
@@ -83,11 +91,54 @@ async def encrypt(target: AnyTarget, creds: Credentials) -> str:
                 Exit.REFUSED, f"{target} holds no auth key (never logged in): nothing to encrypt"
             )
         new = creds.new_kwargs()
-        outcome = await target.change(editing(migrating(new), unchanged(new)))
-    return f"encrypted {target} ({slot_summary(outcome.slots)})"
+        # In place: a changed copy would leave the plaintext key in the replaced file's blocks.
+        # A session file's peer cache is sealed in the same transaction (Outcome.peer_index).
+        opener = migrating({**new, "seal_peers": target.seals_stored_peers})
+        outcome = await target.change_in_place(editing(opener, unchanged(new)))
+    return (
+        f"encrypted {target} ({slot_summary(outcome.slots)}); in your code, open it with "
+        f"EncryptedStorage({target.storage_code}, {_unlock_code(outcome.slots)})"
+    )
 
 
-async def decrypt(target: AnyTarget, creds: Credentials) -> str:
+def _unlock_code(slots: tuple[Slot, ...]) -> str:
+    """The argument that unlocks a vault with these slots, as Python code shows it."""
+    if any(slot.kind is SlotKind.PASSPHRASE for slot in slots):
+        return "passphrase=..."
+    for slot in slots:
+        if isinstance(slot, KeyringSlot):
+            return (
+                "keyring=True" if slot.service == DEFAULT_SERVICE else f"keyring={slot.service!r}"
+            )
+    return "key=..."
+
+
+async def seal_peers(target: AnyTarget, creds: Credentials, *, rebind: bool = False) -> str:
+    """Seal the peer cache of an encrypted session: give it an index key and replace every
+    stored username and phone number by its token (in the verified copy a change makes)."""
+    if not target.seals_stored_peers:
+        raise CliError(
+            Exit.REFUSED,
+            f"seal-peers works on session files; {target} is not one (its cache stays plain)",
+        )
+    with target.locked():
+        view = await target.view()
+        _require_encrypted(target, view)
+        if view.peers_sealed:
+            return f"skipped {target}: its peer cache is already sealed"
+
+        async def change(storage: EncryptedStorage) -> dict[str, Any]:
+            await storage.seal_peer_cache()
+            index, inner = storage.peer_index, storage.inner
+            if index is not None and isinstance(inner, SessionFile):
+                await asyncio.to_thread(seal_cached_rows, inner.database, index)
+            return creds.unlock_kwargs()
+
+        await target.change(editing(unlocking(creds.unlock_kwargs(), rebind=rebind), change))
+    return f"sealed the peer cache of {target}: usernames and phone numbers are now tokens"
+
+
+async def decrypt(target: AnyTarget, creds: Credentials, *, rebind: bool = False) -> str:
     """Store the auth key of an encrypted session in the clear again."""
     with target.locked():
         if not (await target.view()).encrypted:
@@ -98,11 +149,14 @@ async def decrypt(target: AnyTarget, creds: Credentials) -> str:
             await storage.inner.purge_stale_copies()
             return {}
 
-        await target.change(editing(unlocking(creds.unlock_kwargs()), store_plain))
+        opener = unlocking(creds.unlock_kwargs(), rebind=rebind)
+        await target.change(editing(opener, store_plain))
     return f"decrypted {target}: its auth key is now stored UNENCRYPTED"
 
 
-async def passwd(target: AnyTarget, creds: Credentials, new: PassphraseSource) -> str:
+async def passwd(
+    target: AnyTarget, creds: Credentials, new: PassphraseSource, *, rebind: bool = False
+) -> str:
     """Replace the passphrase slot that unlocked the session by one for a new passphrase."""
 
     async def change(storage: EncryptedStorage) -> dict[str, Any]:
@@ -111,21 +165,23 @@ async def passwd(target: AnyTarget, creds: Credentials, new: PassphraseSource) -
         await storage.slots.change_passphrase(passphrase, kdf=creds.kdf())
         return {"passphrase": passphrase}
 
-    await _change_slots(target, creds, change)
+    await _change_slots(target, creds, change, rebind)
     return f"changed the passphrase of {target}"
 
 
 async def add_key(
-    target: AnyTarget, creds: Credentials, kind: str, args: argparse.Namespace
+    target: AnyTarget,
+    creds: Credentials,
+    kind: str,
+    args: argparse.Namespace,
+    *,
+    rebind: bool = False,
 ) -> str:
     """Add a passphrase, keyring or raw-key slot (the new slot is checked to open the result)."""
 
     async def change(storage: EncryptedStorage) -> dict[str, Any]:
         if kind == "passphrase":
-            source = PassphraseSource(
-                args.new_passphrase_env, args.new_passphrase_file, "New passphrase", "new-"
-            )
-            passphrase = source.get(confirm=True)
+            passphrase = new_passphrase_source(args).get(confirm=True)
             await storage.add_passphrase(passphrase, kdf=creds.kdf())
             return {"passphrase": passphrase}
         if kind == "keyring":
@@ -135,33 +191,44 @@ async def add_key(
         await storage.add_key(key)
         return {"key": key}
 
-    outcome = await _change_slots(target, creds, change)
+    outcome = await _change_slots(target, creds, change, rebind)
     return f"added a {kind} slot to {target} ({slot_summary(outcome.slots)})"
 
 
-async def remove_key(target: AnyTarget, creds: Credentials, index: int) -> str:
-    """Remove key slot ``index``; never the last one, nor the one used to unlock."""
+async def remove_key(
+    target: AnyTarget, creds: Credentials, wanted: str, *, rebind: bool = False
+) -> str:
+    """Remove the key slot ``wanted`` (its id, or its position number); never the last one,
+    nor the one used to unlock."""
+    removed: list[str] = []
 
     async def change(storage: EncryptedStorage) -> dict[str, Any]:
+        slots = storage.slots.all
+        index = find_slot(slots, wanted)
+        removed.append(f"{slot_ids(slots)[index]} ({_kind(slots[index])})")
         if storage.slots.unlocked_by == index:
             raise CliError(
                 Exit.REFUSED,
-                f"slot {index} is the one you unlocked with; unlock with another slot to "
+                f"slot {removed[0]} is the one you unlocked with; unlock with another slot to "
                 "remove it (that also proves the other slot works)",
             )
         await _cover_kept_slots(storage, creds)
         await storage.slots.remove(index)
         return creds.unlock_kwargs()
 
-    outcome = await _change_slots(target, creds, change)
-    return f"removed key slot {index} from {target} ({slot_summary(outcome.slots)})"
+    outcome = await _change_slots(target, creds, change, rebind)
+    return f"removed key slot {removed[0]} from {target} ({slot_summary(outcome.slots)})"
 
 
-async def _change_slots(target: AnyTarget, creds: Credentials, change: Change) -> Outcome:
-    """Unlock an encrypted session and apply the slot ``change`` to it."""
+async def _change_slots(
+    target: AnyTarget, creds: Credentials, change: Change, rebind: bool
+) -> Outcome:
+    """Unlock an encrypted session (``rebind``: see :func:`~.vaults.unlocking`) and apply the
+    slot ``change`` to it."""
     with target.locked():
         _require_encrypted(target, await target.view())
-        return await target.change(editing(unlocking(creds.unlock_kwargs()), change))
+        opener = unlocking(creds.unlock_kwargs(), rebind=rebind)
+        return await target.change(editing(opener, change))
 
 
 def _require_encrypted(target: AnyTarget, view: SessionView) -> None:
@@ -183,21 +250,24 @@ async def _cover_kept_slots(storage: EncryptedStorage, creds: Credentials) -> No
 # --- reading commands ----------------------------------------------------------------------
 
 
-async def info(target: AnyTarget, *, as_json: bool) -> str:
-    """Describe a session without any key: where it is, slots, account, cache sizes."""
+async def info(target: AnyTarget, *, as_json: bool) -> str | dict[str, Any]:
+    """Describe a session without any key: where it is, slots, account, cache sizes (as
+    text, or with ``as_json`` as the facts of its JSON result)."""
     facts = info_facts(await target.view())
     if as_json:
-        return json.dumps(facts, indent=2)
+        return facts
     return render(facts, target.head(facts), target.cli_args)
 
 
-async def export(target: AnyTarget, creds: Credentials, *, plain: bool) -> str:
+async def export(
+    target: AnyTarget, creds: Credentials, *, plain: bool, rebind: bool = False
+) -> str:
     """The session as an encrypted string (or, with ``plain``, a plain one plus a warning);
-    nothing is written."""
+    nothing is written (with ``rebind``, the string is sealed for the session's own name)."""
     view = await target.view()
     snapshot: Storage = await target.snapshot()
     if view.encrypted:
-        async with opened_vault(snapshot, **creds.unlock_kwargs()) as storage:
+        async with unlocking(creds.unlock_kwargs(), rebind=rebind)(snapshot) as storage:
             if plain:
                 warn(PLAIN_WARNING)
                 return await storage.export_plain_session_string()

@@ -15,12 +15,14 @@ from typing import Any
 from ..crypto.kdf import DEFAULT_KDF, DEFAULT_KDF_BUDGET, KdfParams
 from .exits import CliError, Exit
 from .secret_input import (
+    ask_yes_no,
     prompt_secret,
     read_key_env,
     read_key_file,
     read_passphrase_env,
     read_passphrase_file,
 )
+from .strength import passphrase_weakness
 
 __all__ = [
     "Credentials",
@@ -28,9 +30,14 @@ __all__ = [
     "add_credential_options",
     "add_kdf_options",
     "add_passphrase_options",
+    "allows_weak",
     "kdf_from_args",
+    "new_passphrase_source",
     "read_new_key",
 ]
+
+#: How many times a new passphrase is asked for when the repetition does not match.
+PROMPT_ATTEMPTS = 3
 
 
 def add_passphrase_options(
@@ -83,6 +90,11 @@ def add_kdf_options(parser: argparse.ArgumentParser) -> None:
         group.add_argument(
             option, type=int, default=default, metavar="N", help=f"{what} (default {default})"
         )
+    parser.add_argument(
+        "--allow-weak-passphrase",
+        action="store_true",
+        help="take a new passphrase zxcvbn finds weak without asking (a warning is still shown)",
+    )
 
 
 def kdf_from_args(args: argparse.Namespace) -> KdfParams:
@@ -114,6 +126,7 @@ class PassphraseSource:
     file: str | None
     label: str = "Passphrase"
     hint_prefix: str = ""
+    allow_weak: bool = False
     _value: str | None = field(default=None, repr=False)
 
     @property
@@ -127,26 +140,69 @@ class PassphraseSource:
             self._value = self._read(confirm)
         return self._value
 
+    def check(self) -> None:
+        """Read an environment variable or file source now, so a missing one is reported
+        once, before any session is touched (a prompt still waits until it is needed)."""
+        if self.env is not None:
+            read_passphrase_env(self.env)
+        elif self.file is not None:
+            read_passphrase_file(self.file)
+
     def _read(self, confirm: bool) -> str:
         if self.env is not None:
-            return read_passphrase_env(self.env)
-        if self.file is not None:
-            return read_passphrase_file(self.file)
+            value = read_passphrase_env(self.env)
+        elif self.file is not None:
+            value = read_passphrase_file(self.file)
+        elif confirm:
+            return self._prompt_new()
+        else:
+            return self._prompt()
+        if confirm:
+            self._judge(value, at_prompt=False)
+        return value
+
+    @property
+    def _hint(self) -> str:
         p = self.hint_prefix
-        hint = f"use --{p}passphrase-env NAME or --{p}passphrase-file PATH"
-        value = prompt_secret(f"{self.label}: ", hint=hint)
+        return f"use --{p}passphrase-env NAME or --{p}passphrase-file PATH"
+
+    def _prompt(self) -> str:
+        value = prompt_secret(f"{self.label}: ", hint=self._hint)
         if not value:
             raise CliError(Exit.USAGE, "the passphrase is empty; choose a non-empty passphrase")
-        if confirm and prompt_secret(f"Repeat {self.label.lower()}: ", hint=hint) != value:
-            raise CliError(Exit.USAGE, "the passphrases did not match; nothing was changed")
         return value
+
+    def _prompt_new(self) -> str:
+        """A new passphrase typed twice; asked again when the two differ or the user turns
+        down a weak one, at most :data:`PROMPT_ATTEMPTS` times."""
+        for _ in range(PROMPT_ATTEMPTS):
+            value = self._prompt()
+            if prompt_secret(f"Repeat {self.label.lower()}: ", hint=self._hint) != value:
+                print("The passphrases did not match; try again.", file=sys.stderr, flush=True)
+            elif self._judge(value, at_prompt=True):
+                return value
+        raise CliError(
+            Exit.USAGE, f"no new passphrase after {PROMPT_ATTEMPTS} attempts; nothing was changed"
+        )
+
+    def _judge(self, value: str, *, at_prompt: bool) -> bool:
+        """Warn about a weak new passphrase; at the prompt, ask whether to use it anyway."""
+        weakness = passphrase_weakness(value)
+        if weakness is None:
+            return True
+        print(f"session-vault: warning: weak passphrase: {weakness}", file=sys.stderr, flush=True)
+        if not at_prompt or self.allow_weak:
+            return True
+        return ask_yes_no("Use this weak passphrase anyway?")
 
 
 class Credentials:
     """What the options say about a vault's credentials."""
 
     def __init__(self, args: argparse.Namespace, *, label: str = "Passphrase") -> None:
-        self.passphrase = PassphraseSource(args.passphrase_env, args.passphrase_file, label)
+        self.passphrase = PassphraseSource(
+            args.passphrase_env, args.passphrase_file, label, allow_weak=allows_weak(args)
+        )
         self.keyring: bool | str = getattr(args, "keyring", False)
         self._key_file: str | None = args.key_file
         self._key_env: str | None = args.key_env
@@ -163,6 +219,13 @@ class Credentials:
             elif self._key_env is not None:
                 self._key = read_key_env(self._key_env)
         return self._key
+
+    def check(self) -> None:
+        """Read every source named by an option now (not the terminal), so that a missing
+        variable or file is reported once, before any session is touched."""
+        if self.uses_passphrase:
+            self.passphrase.check()
+        _ = self.key
 
     @property
     def uses_passphrase(self) -> bool:
@@ -205,6 +268,22 @@ class Credentials:
         if self.uses_passphrase:
             kwargs["passphrase"] = self.passphrase.get(confirm=confirm)
         return kwargs
+
+
+def new_passphrase_source(args: argparse.Namespace) -> PassphraseSource:
+    """The new passphrase of ``passwd`` and ``add-key passphrase`` (``--new-passphrase-*``)."""
+    return PassphraseSource(
+        args.new_passphrase_env,
+        args.new_passphrase_file,
+        "New passphrase",
+        "new-",
+        allow_weak=allows_weak(args),
+    )
+
+
+def allows_weak(args: argparse.Namespace) -> bool:
+    """Whether ``--allow-weak-passphrase`` was given."""
+    return bool(getattr(args, "allow_weak_passphrase", False))
 
 
 def read_new_key(args: argparse.Namespace) -> bytes:

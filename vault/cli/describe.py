@@ -9,13 +9,15 @@ from typing import Any
 from ..crypto.envelope import VERSION as ENVELOPE_VERSION
 from ..crypto.envelope import Header
 from ..crypto.slots import KeyringSlot, PassphraseSlot, Slot
+from .slot_ids import slot_ids
 from .target import SessionView
 
 __all__ = ["info_facts", "render"]
 
 
-def _slot_facts(index: int, slot: Slot) -> dict[str, Any]:
-    facts: dict[str, Any] = {"index": index, "type": slot.kind.name.lower().replace("_", "-")}
+def _slot_facts(index: int, slot_id: str, slot: Slot) -> dict[str, Any]:
+    kind = slot.kind.name.lower().replace("_", "-")
+    facts: dict[str, Any] = {"id": slot_id, "index": index, "type": kind}
     if isinstance(slot, PassphraseSlot):
         facts["kdf"] = {
             "algorithm": "argon2id",
@@ -36,7 +38,10 @@ def _encryption_facts(header: Header | None) -> dict[str, Any] | None:
         "format_version": ENVELOPE_VERSION,
         "vault_id": header.vault_id.hex(),
         "bound_to": header.binding.decode("utf-8", "replace"),
-        "slots": [_slot_facts(i, s) for i, s in enumerate(header.slots)],
+        "slots": [
+            _slot_facts(i, slot_id, s)
+            for i, (slot_id, s) in enumerate(zip(slot_ids(header.slots), header.slots, strict=True))
+        ],
     }
 
 
@@ -47,6 +52,7 @@ def info_facts(view: SessionView) -> dict[str, Any]:
         "encrypted": view.encrypted,
         "encryption": _encryption_facts(view.header),
         "has_auth_key": view.has_auth_key,
+        "peers_sealed": view.peers_sealed,
         **view.fields,
         **view.counts,
     }
@@ -54,6 +60,12 @@ def info_facts(view: SessionView) -> dict[str, Any]:
 
 def _yes_no(value: object) -> str:
     return "-" if value is None else ("yes" if value else "no")
+
+
+def _peer_cache(facts: dict[str, Any]) -> str:
+    if facts["peers_sealed"]:
+        return "sealed (usernames and phone numbers stored as tokens)"
+    return "plain (usernames and phone numbers readable)"
 
 
 def render(facts: dict[str, Any], head: list[str], target: str) -> str:
@@ -76,7 +88,7 @@ def render(facts: dict[str, Any], head: list[str], target: str) -> str:
         )
         if enc["bound_to"] != facts["session_name"]:
             lines.append(f"                sealed for session {enc['bound_to']!r}: it was renamed")
-        lines.append("key slots:")
+        lines.append("key slots:      (ids for remove-key)")
         for slot in enc["slots"]:
             detail = ""
             if "kdf" in slot:
@@ -84,7 +96,7 @@ def render(facts: dict[str, Any], head: list[str], target: str) -> str:
                 detail = f"Argon2id t={k['time_cost']} m={k['memory_kib']} KiB p={k['parallelism']}"
             elif "service" in slot:
                 detail = f"OS keyring, service {slot['service']!r}"
-            lines.append(f"  {slot['index']}  {slot['type']:<11} {detail}".rstrip())
+            lines.append(f"  {slot['id']:<8} {slot['type']:<11} {detail}".rstrip())
     date = facts["date"]
     saved = (
         datetime.datetime.fromtimestamp(date, datetime.timezone.utc).isoformat(timespec="seconds")
@@ -100,5 +112,6 @@ def render(facts: dict[str, Any], head: list[str], target: str) -> str:
         f"last saved:     {saved}",
         f"peers cached:   {facts['peers']} (usernames {facts['usernames']}, "
         f"update states {facts['update_states']})",
+        f"peer cache:     {_peer_cache(facts)}",
     ]
     return "\n".join(lines)

@@ -4,11 +4,12 @@
 code    meaning
 ======  ================================================================================
 0       success (also: a file that already was in the asked-for state was skipped)
-1       another failure (permission denied, disk full, keyring entry missing, MongoDB
-        server unreachable...)
-2       usage error: bad arguments, no passphrase source, passphrases did not match
+1       another failure (permission denied, a directory that is not writable, disk full,
+        keyring entry missing, MongoDB server unreachable...)
+2       usage error: bad arguments, no passphrase source, a passphrase variable not set,
+        no matching new passphrase after 3 attempts, no key slot with that id
 3       wrong passphrase or key: no key slot opened
-4       file (or MongoDB session) not found
+4       file (or MongoDB session) not found; a directory without any session file
 5       the session is in use: a running client has it open (stop it first)
 6       damaged or unknown data: not a session file, unknown schema, corrupted envelope,
         invalid session string

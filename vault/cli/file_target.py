@@ -1,24 +1,30 @@
 """A session file as a :class:`~vault.cli.target.Target`.
 
-A change never touches the file itself before it is finished: :func:`~vault.cli.rewrite.rewrite`
-builds a verified copy next to it and atomically renames it over the file, while the session's
-lock keeps running clients out. A new file (``import``) is built the same way and linked into
-place only if no file has that name.
+Encrypting changes the file itself (:meth:`FileTarget.change_in_place`), so the plaintext auth
+key is overwritten where it was rather than left in the blocks of a replaced file. Other changes
+never touch the file before they are finished: :func:`~vault.cli.rewrite.rewrite` builds a
+verified copy next to it and atomically renames it over the file. Either way the session's lock
+keeps running clients out. A new file (``import``) is built as a copy too and linked into place
+only if no file has that name.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from . import atomic
 from .atomic import link_new, remove_with_side_files, scan_for, temp_path
+from .commands import warn
 from .exits import CliError, Exit
-from .rewrite import rewrite
+from .installed_client import client_facts, client_lines
+from .rewrite import overwrite_auth_key, rewrite
 from .sessionfile import SCHEMA_NAMES, SessionFile, Snapshot, session_name
 from .target import CACHE_TABLES, Target
-from .vaults import Edit, Outcome, check_same_key
+from .vaults import Edit, Outcome, check_same_key, read_auth_key
 
 __all__ = ["FileTarget"]
 
@@ -26,20 +32,35 @@ __all__ = ["FileTarget"]
 class FileTarget(Target[Snapshot]):
     """The session file at ``path``."""
 
+    seals_stored_peers = True
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self.name = session_name(path)
         self.label = self.cli_args = str(path)
+        self._fd: int | None = None  # the locked descriptor, inside locked()
+        workdir = "" if path.parent == Path() else f", workdir={str(path.parent)!r}"
+        self.storage_code = f"FileStorage({self.name!r}{workdir})"
 
     async def snapshot(self) -> Snapshot:
         return Snapshot(self.path)
 
+    @contextlib.contextmanager
+    def _held(self) -> Iterator[None]:
+        with atomic.locked(self.path) as fd:
+            self._fd = fd
+            try:
+                yield
+            finally:
+                self._fd = None
+
     def locked(self) -> contextlib.AbstractContextManager[None]:
-        return atomic.locked(self.path)
+        return self._held()
 
     async def change(self, edit: Edit) -> Outcome:
         """See :meth:`Target.change`; call it inside :meth:`locked`. The plaintext auth key
-        must not remain anywhere in the bytes of a result that keeps it encrypted."""
+        must not remain anywhere in the bytes of a result that keeps it encrypted. The new
+        file replaces the old one, so other hard links to it keep the old version."""
         outcomes: list[Outcome] = []
 
         async def step(temp: Path) -> None:
@@ -52,8 +73,56 @@ class FileTarget(Target[Snapshot]):
         def forbidden() -> bytes | None:
             return outcomes[0].key if outcomes[0].sealed else None
 
+        others = self._other_links()
         await rewrite(self.path, step, verify, forbidden=forbidden)
+        if others:
+            warn(
+                f"{self.path} had {others} other hard link(s); they were not changed and keep "
+                "the previous version of the session: remove them, or run this on them too"
+            )
         return outcomes[0]
+
+    async def change_in_place(self, edit: Edit) -> Outcome:
+        """See :meth:`Target.change_in_place`; call it inside :meth:`locked`.
+
+        The edit runs on a copy of the session in memory (a :class:`Snapshot`: nothing of it
+        reaches the disk, so no copy of the plaintext key is left in a removed file), and any
+        failure there leaves the file exactly as it was. Only then is the auth key field the
+        edit left written into the file itself by :func:`~vault.cli.rewrite.overwrite_auth_key`
+        (with the cached usernames and phone numbers sealed under the outcome's peer index, in
+        the same transaction; a crash leaves the old or the new session), and the result
+        checked: the same auth key, and the plaintext key nowhere in the file if it is now
+        sealed."""
+        others = self._other_links()
+        copy = Snapshot(self.path, self.name)
+        async with edit(copy) as outcome:
+            field = await copy.auth_key()
+            # Inside the edit: the peer index is wiped when its vault closes.
+            await overwrite_auth_key(self.path, field, outcome.peer_index)
+        stored = await read_auth_key(Snapshot(self.path, self.name), **outcome.check)
+        if outcome.key != (stored or b""):
+            raise CliError(
+                Exit.INTERNAL,
+                f"{self.path} did not give back the same auth key after the change; restore it "
+                "from a backup (please report this)",
+            )
+        if outcome.sealed and scan_for(self.path, outcome.key):
+            raise CliError(
+                Exit.INTERNAL,
+                f"the plaintext auth key was still found in {self.path} after encrypting it "
+                "(please report this)",
+            )
+        if others:
+            warn(
+                f"{self.path} has {others} other hard link(s): they are this same file, so they "
+                "now hold the encrypted session too (opening it under another name needs "
+                "--rebind, or rebind=True in Python)"
+            )
+        return outcome
+
+    def _other_links(self) -> int:
+        assert self._fd is not None
+        return os.fstat(self._fd).st_nlink - 1
 
     async def create(self, edit: Edit) -> Outcome:
         """Create the file, which must not exist yet, from what ``edit`` writes into an empty
@@ -82,6 +151,7 @@ class FileTarget(Target[Snapshot]):
             "session_name": self.name,
             "schema_version": version,
             "written_by": SCHEMA_NAMES.get(version, "unknown"),
+            **client_facts(version),
         }
 
     async def _counts(self, snapshot: Snapshot) -> dict[str, int]:
@@ -98,4 +168,5 @@ class FileTarget(Target[Snapshot]):
             f"path:           {facts['path']}",
             f"session name:   {facts['session_name']}",
             f"schema:         version {facts['schema_version']} ({facts['written_by']})",
+            *client_lines(facts),
         ]

@@ -150,6 +150,7 @@ class MongoTarget(Target[MongoSnapshot]):
         self.sessions = sessions
         self.name = name
         self.label = sessions.label(name)
+        self.storage_code = f"MongoStorage({name!r}, client)"
         shared = "" if sessions.database is None else f" --database {sessions.database}"
         self.cli_args = f"--mongo-uri URI --name {name}{shared}"
 
@@ -169,7 +170,7 @@ class MongoTarget(Target[MongoSnapshot]):
             async with edit(inner) as outcome:
                 try:
                     snapshot = await self.snapshot()
-                    same = await read_auth_key(snapshot, **outcome.check) == outcome.key
+                    same = (await read_auth_key(snapshot, **outcome.check) or b"") == outcome.key
                 except Exception:
                     same = False
                 if not same:

@@ -1,4 +1,5 @@
-"""Change a session file through a verified copy: the one way the command line modifies a file.
+"""Change a session file: through a verified copy (:func:`rewrite`), or, for the auth key field
+alone, in place (:func:`overwrite_auth_key`).
 
 :func:`rewrite` copies the session into a temporary file next to it (SQLite ``VACUUM INTO``:
 only live data is copied), lets the command change the copy, compacts it, verifies it, checks
@@ -14,10 +15,12 @@ import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from ..crypto.peer_index import PeerIndex
 from .atomic import remove_stale_temps, remove_with_side_files, replace, scan_for, temp_path
 from .exits import CliError, Exit
+from .peer_cache import seal_rows
 
-__all__ = ["Step", "copy_database", "rewrite"]
+__all__ = ["Step", "copy_database", "overwrite_auth_key", "rewrite"]
 
 #: A step on the temporary copy, given its path.
 Step = Callable[[Path], Awaitable[None]]
@@ -53,6 +56,45 @@ async def rewrite(
         replace(temp, path)
     finally:
         remove_with_side_files(temp)
+
+
+async def overwrite_auth_key(
+    path: Path, value: bytes | None, peer_index: PeerIndex | None = None
+) -> None:
+    """Store ``value`` in the auth key field of the session file ``path`` itself, overwriting
+    the old value where it lies: ``secure_delete`` zeroes its freed bytes, and the write goes
+    through the write-ahead log (a rollback journal would keep a copy of the old page in a
+    deleted file), which is then checkpointed and truncated. With ``peer_index``, the cached
+    usernames and phone numbers are replaced by their tokens the same way. One transaction: a
+    crash leaves the old or the new session. Call it while holding
+    :func:`~vault.cli.atomic.locked`."""
+    await asyncio.to_thread(_overwrite, path, value, peer_index)
+
+
+def _overwrite(path: Path, value: bytes | None, peer_index: PeerIndex | None) -> None:
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA secure_delete = ON")
+        if conn.execute("PRAGMA journal_mode = WAL").fetchone()[0] != "wal":
+            raise CliError(
+                Exit.FAILURE,
+                f"{path} cannot use a write-ahead log (SQLite refused it), so its old auth key "
+                "could not be overwritten safely; nothing was changed",
+            )
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("UPDATE sessions SET auth_key = ?", (value,))
+            if peer_index is not None:
+                seal_rows(conn, peer_index)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
 
 
 def copy_database(source: Path, target: Path) -> None:

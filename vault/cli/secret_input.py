@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import getpass
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from ..crypto.aead import KEY_SIZE
 from .exits import CliError, Exit
 
 __all__ = [
+    "ask_yes_no",
     "decode_key",
     "has_terminal",
     "prompt_secret",
@@ -48,9 +53,39 @@ def prompt_secret(prompt: str, *, hint: str) -> str:
     if not has_terminal():
         raise CliError(Exit.USAGE, f"{_NO_TERMINAL}; {hint}")
     try:
-        return getpass.getpass(prompt)
+        with _interruptible():
+            return getpass.getpass(prompt)
     except EOFError:
         raise CliError(Exit.USAGE, "no input was given at the prompt") from None
+
+
+def ask_yes_no(question: str) -> bool:
+    """Ask ``question`` on the terminal; only an answer starting with ``y`` is a yes."""
+    if not has_terminal():
+        return False
+    with (
+        _interruptible(),
+        open("/dev/tty", "w", encoding="utf-8") as out,
+        open("/dev/tty", encoding="utf-8") as tty,
+    ):
+        out.write(f"{question} [y/N] ")
+        out.flush()
+        return tty.readline().strip().lower().startswith("y")
+
+
+@contextlib.contextmanager
+def _interruptible() -> Iterator[None]:
+    """Let the first Ctrl-C interrupt a blocking terminal read. The prompts run inside
+    ``asyncio.run``, whose SIGINT handler only cancels the main task, which a read blocked in
+    the terminal never notices; Python's default handler raises KeyboardInterrupt at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def read_passphrase_env(name: str) -> str:

@@ -76,7 +76,7 @@ class Snapshot(SQLiteStorage):
                 await source.backup(memory)
             finally:
                 await source.close()
-            self.source_version = await _version(memory)
+            self.source_version = await _version(memory, self.path)
         except BaseException as error:
             await memory.close()
             if isinstance(error, sqlite3.DatabaseError) and is_not_a_database(error):
@@ -92,7 +92,7 @@ class Snapshot(SQLiteStorage):
         await self.create()
 
 
-async def _version(conn: aiosqlite.Connection) -> int | None:
+async def _version(conn: aiosqlite.Connection, path: Path) -> int | None:
     tables = {r[0] for r in await conn.execute_fetchall("SELECT name FROM sqlite_master")}
     rows: list[tuple[object, ...]] = []
     if "version" in tables:
@@ -100,8 +100,9 @@ async def _version(conn: aiosqlite.Connection) -> int | None:
             rows = [tuple(r) for r in await conn.execute_fetchall("SELECT number FROM version")]
         except sqlite3.OperationalError:
             raise SchemaError(
-                "this SQLite file is not a Pyrogram-family session (its version table has "
-                "another layout, as in Telethon files); check the path, or use `session-vault "
-                "import` with the other client's session string"
+                f"{path} is not a Pyrogram-family session (its version table has "
+                "another layout, as in Telethon files); check the path. A Telethon file is "
+                "encrypted in Python with vault.telethon.encrypt_session_file() (see "
+                "docs/telethon.md), or use `session-vault import` with its session string"
             ) from None
     return detect_version(tables, rows)

@@ -15,12 +15,12 @@ from ..crypto.strings import is_encrypted_string
 from ..errors import InvalidSessionString
 from ..session_string import SessionData, decode_session_string, encode_session_string
 from ..storage import Storage
+from ..telethon.strings import decode_telethon_string, looks_like_telethon_string
 from .commands import PLAIN_WARNING, warn
 from .credentials import Credentials
 from .exits import CliError, Exit
 from .file_target import FileTarget
 from .secret_input import has_terminal, read_stdin_secret
-from .telethon_string import decode_telethon_string, looks_like_telethon
 from .vaults import Edit, Outcome, editing, migrating, opened, unchanged, unlocking
 
 __all__ = ["import_session", "string_decrypt", "string_encrypt"]
@@ -38,6 +38,9 @@ async def import_session(out: Path, creds: Credentials, args: argparse.Namespace
         raise CliError(Exit.NOT_FOUND, f"the directory {out.parent} does not exist")
     text = read_stdin_secret("session string")
     target = FileTarget(out)
+    if is_encrypted_string(text):
+        # The string's own passphrase opens it: ask for that one, not for a new one.
+        creds.passphrase.label = "Passphrase of the encrypted string"
     if args.plain:
         if is_encrypted_string(text):
             text = decrypt_session_string(text, **creds.unlock_kwargs())
@@ -70,7 +73,7 @@ def _writing_plain(data: SessionData) -> Edit:
 
 def _plain_data(text: str, args: argparse.Namespace) -> SessionData:
     """Session data from a plain Pyrogram or a Telethon string, completed from the options."""
-    if looks_like_telethon(text):
+    if looks_like_telethon_string(text):
         telethon = decode_telethon_string(text)
         return SessionData(
             dc_id=telethon.dc_id,

@@ -4,7 +4,8 @@
 A command is written once against :class:`Target`: it reads a :class:`SessionView`, opens a
 read-only :meth:`~Target.snapshot`, or changes the session with :meth:`~Target.change`. Each
 kind of target keeps its own way of making a change safe: a file is rebuilt as a verified
-copy that atomically replaces it (:mod:`.rewrite`), a MongoDB session is changed in one
+copy that atomically replaces it (:mod:`.rewrite`), or encrypted in place
+(:meth:`~Target.change_in_place`), a MongoDB session is changed in one
 document update under its lease, checked by reading it back, and put back if the check fails.
 """
 
@@ -14,9 +15,10 @@ import abc
 import contextlib
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from ..crypto.envelope import Header, Purpose, classify_auth_key, parse
+from ..crypto.sealer import holds_index_key
 from ..errors import CorruptedError
 from ..session_string import SessionData
 from ..storage import Storage
@@ -52,6 +54,8 @@ class SessionView:
     has_auth_key: bool
     fields: dict[str, Any]  # INFO_FIELDS
     counts: dict[str, int]  # keyed as CACHE_TABLES
+    #: Whether the peer cache stores tokens in place of usernames and phone numbers.
+    peers_sealed: bool = False
 
     @property
     def encrypted(self) -> bool:
@@ -67,6 +71,10 @@ class Target(abc.ABC, Generic[SnapshotT]):
     label: str
     #: How a command line names the session (for hints such as "run encrypt ... first").
     cli_args: str
+    #: How Python code makes the session's bare storage (for the hint after ``encrypt``).
+    storage_code: str
+    #: Whether the commands seal the peer rows this kind of target stores (session files).
+    seals_stored_peers: bool = False
 
     def __str__(self) -> str:
         return self.label
@@ -88,6 +96,13 @@ class Target(abc.ABC, Generic[SnapshotT]):
         the outcome's credentials and gives the same auth key, and only then keep it. Any
         failure leaves the session as it was; so does a crash at any moment."""
 
+    async def change_in_place(self, edit: Edit) -> Outcome:
+        """Like :meth:`change`, but where the medium allows it the session itself is edited
+        rather than replaced by a changed copy, so what the edit overwrites (a plaintext auth
+        key) does not stay behind in the old copy's bytes; a crash still leaves the old or the
+        new session. A failed check can no longer put the old session back."""
+        return await self.change(edit)
+
     @abc.abstractmethod
     async def _place(self, snapshot: SnapshotT) -> dict[str, Any]:
         """:attr:`SessionView.place` of an open snapshot."""
@@ -104,6 +119,7 @@ class Target(abc.ABC, Generic[SnapshotT]):
         """Read what the session holds without changing it; schema and envelope errors are
         raised (the same detection as :class:`~vault.EncryptedStorage`'s)."""
         snapshot = await self.snapshot()
+        snapshot.expects_envelopes = True  # classified here, never handed on as a key
         async with opened(snapshot):
             stored = await snapshot.auth_key()
             return SessionView(
@@ -112,7 +128,14 @@ class Target(abc.ABC, Generic[SnapshotT]):
                 has_auth_key=stored is not None,
                 fields={field: await getattr(snapshot, field)() for field in INFO_FIELDS},
                 counts=await self._counts(snapshot),
+                peers_sealed=_peers_sealed(stored),
             )
+
+
+def _peers_sealed(stored: object) -> bool:
+    if classify_auth_key(stored) != "sealed":
+        return False
+    return holds_index_key(parse(bytes(cast(bytes, stored)), Purpose.AUTH_KEY))
 
 
 def stored_header(stored: object, where: object) -> Header | None:

@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..crypto.peer_index import PeerIndex
 from ..crypto.slots import Slot
 from ..encrypted import EncryptedStorage
+from ..errors import RebindNeededError
 from ..storage import Storage
 from .exits import CliError, Exit
 from .sessionfile import SessionFile
@@ -34,11 +36,13 @@ __all__ = [
 @dataclass(frozen=True)
 class Outcome:
     """What an edit left: the auth key the result must give, the credentials that must open
-    it (``{}``: the key is now stored in the clear) and the key slots after the edit."""
+    it (``{}``: the key is now stored in the clear), the key slots after the edit and the
+    vault's peer index (``None``: its peer cache is plain; usable only inside the edit)."""
 
     key: bytes = field(repr=False)
     check: dict[str, Any] = field(repr=False)
     slots: tuple[Slot, ...] = ()
+    peer_index: PeerIndex | None = field(default=None, repr=False)
 
     @property
     def sealed(self) -> bool:
@@ -69,22 +73,34 @@ async def opened_vault(
     inner: Storage, *, encrypt_plaintext: bool = False, **kwargs: Any
 ) -> AsyncIterator[EncryptedStorage]:
     """An :class:`~vault.EncryptedStorage` over ``inner``, opened for the block; with
-    ``encrypt_plaintext``, made by :meth:`~vault.EncryptedStorage.encrypt_plaintext`."""
-    if encrypt_plaintext:
-        storage = await EncryptedStorage.encrypt_plaintext(inner, **kwargs)
-    else:
-        storage = EncryptedStorage(inner, **kwargs)
-        await storage.open()
+    ``encrypt_plaintext``, made by :meth:`~vault.EncryptedStorage.encrypt_plaintext`. A session
+    sealed for another name is reported with the CLI's way out, ``--rebind``."""
+    try:
+        if encrypt_plaintext:
+            storage = await EncryptedStorage.encrypt_plaintext(inner, **kwargs)
+        else:
+            storage = EncryptedStorage(inner, **kwargs)
+            await storage.open()
+    except RebindNeededError:
+        raise CliError(
+            Exit.BAD_DATA,
+            f"the encrypted auth key of session {inner.name!r} was sealed for another session "
+            "name: the file was copied or renamed (or swapped in). If you copied or renamed it "
+            "on purpose, run this command again with --rebind",
+        ) from None
     try:
         yield storage
     finally:
         await storage.close()
 
 
-def unlocking(unlock: dict[str, Any], *, session_string: str | None = None) -> Opener:
+def unlocking(
+    unlock: dict[str, Any], *, session_string: str | None = None, rebind: bool = False
+) -> Opener:
     """Opens an encrypted session with the credentials ``unlock`` (first loading an encrypted
-    ``session_string`` into it, if given)."""
-    return lambda inner: opened_vault(inner, session_string=session_string, **unlock)
+    ``session_string`` into it, if given); with ``rebind`` (``--rebind``), one sealed for
+    another session name too, sealing it anew for its own."""
+    return lambda inner: opened_vault(inner, session_string=session_string, rebind=rebind, **unlock)
 
 
 def migrating(new: dict[str, Any], *, session_string: str | None = None) -> Opener:
@@ -110,10 +126,10 @@ def editing(opener: Opener, change: Change) -> Edit:
     @asynccontextmanager
     async def edit(inner: Storage) -> AsyncIterator[Outcome]:
         async with opener(inner) as storage:
-            key = await storage.auth_key()
-            assert key is not None  # an encrypted session always holds a key
+            # b"": an encrypted session not logged in (its envelope holds the peer index key).
+            key = await storage.auth_key() or b""
             check = await change(storage)
-            yield Outcome(key, check, storage.key_slots)
+            yield Outcome(key, check, storage.key_slots, storage.peer_index)
 
     return edit
 
@@ -131,7 +147,7 @@ async def read_auth_key(storage: Storage, **kwargs: Any) -> bytes | None:
 async def check_same_key(temp: Path, name: str, expected: bytes, **kwargs: Any) -> None:
     """Open the copy ``temp`` (encrypted when ``kwargs`` carry credentials) and check that it
     yields the ``expected`` auth key."""
-    if await read_auth_key(SessionFile(temp, name), **kwargs) != expected:
+    if (await read_auth_key(SessionFile(temp, name), **kwargs) or b"") != expected:
         raise CliError(
             Exit.INTERNAL,
             "the new copy did not give back the same auth key; the original file was left "

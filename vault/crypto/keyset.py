@@ -7,6 +7,7 @@ from ..errors import CorruptedError, KeySlotError, WrongKeyError
 from . import keyring_slot
 from .aead import KEY_SIZE
 from .envelope import MAX_SLOTS, VAULT_ID_SIZE, Envelope, Header, Purpose, seal
+from .identity import NO_IDENTITY, SessionIdentity
 from .kdf import KdfParams
 from .rng import random_bytes
 from .slots import (
@@ -121,11 +122,17 @@ class Keyset:
 
     # --- sealing -----------------------------------------------------------------------------
 
-    def seal(self, purpose: Purpose, binding: bytes, plaintext: bytes) -> bytes:
-        """An envelope of ``plaintext`` for ``purpose``, bound to ``binding``."""
-        return seal(
-            Header(self.vault_id, binding, self.slots), self._live_dek(), purpose, plaintext
-        )
+    def seal(
+        self,
+        purpose: Purpose,
+        binding: bytes,
+        plaintext: bytes,
+        identity: SessionIdentity = NO_IDENTITY,
+    ) -> bytes:
+        """An envelope of ``plaintext`` for ``purpose``, bound to ``binding`` and
+        ``identity``."""
+        header = Header(self.vault_id, binding, self.slots, identity)
+        return seal(header, self._live_dek(), purpose, plaintext)
 
     def open(self, envelope: Envelope, purpose: Purpose) -> bytes:
         """Decrypt an envelope of this vault without running any KDF."""

@@ -2,7 +2,8 @@
 
 ``Storage`` is the contract; ``SQLiteStorage`` holds the SQL; ``FileStorage`` (the default) and
 ``MemoryStorage`` say where the database lives. ``MongoStorage`` keeps sessions in MongoDB; it is
-imported on first use, as it needs a MongoDB driver (``pip install 'session-vault[mongo]'``).
+imported on first use, as it needs a MongoDB driver (the ``mongo`` extra:
+``pip install '.[mongo]'`` in a checkout).
 """
 
 from __future__ import annotations

@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from ..errors import StoredValueError
+from ..crypto.envelope import classify_auth_key
+from ..errors import SealedAuthKeyError, StoredValueError
 
-__all__ = ["checked"]
+__all__ = ["checked", "refuse_sealed"]
 
 #: Size of a plaintext MTProto auth key. Longer values are envelopes (sealed by
 #: EncryptedStorage, which decides which is which); empty is Pyrofork's "no key" placeholder.
@@ -86,6 +87,18 @@ def checked(session: str, field: str, value: object) -> object:
         session=session,
         field=field,
     )
+
+
+def refuse_sealed(session: str, stored: object) -> None:
+    """Raise :class:`~vault.errors.SealedAuthKeyError` if the auth key field ``stored`` of
+    ``session``, read by a storage nobody wrapped, holds a sealed envelope."""
+    if classify_auth_key(stored) == "sealed":
+        raise SealedAuthKeyError(
+            f"the auth key of session {session!r} is encrypted by session-vault, and this "
+            "storage is not wrapped to open it: use EncryptedStorage(<this storage>, "
+            "passphrase=... or keyring=... or key=...), e.g. "
+            f"EncryptedStorage(FileStorage({session!r}), passphrase=...)"
+        )
 
 
 def _described(value: object) -> str:

@@ -64,6 +64,13 @@ class Storage(abc.ABC):
     #: Seconds after which a cached username no longer resolves (Telegram usernames move).
     USERNAME_TTL: ClassVar[int] = 8 * 60 * 60
 
+    #: Whether the reader of :meth:`auth_key` opens sealed envelopes itself. While it is
+    #: false, vault's backends refuse to return one (:class:`~vault.errors.SealedAuthKeyError`,
+    #: "wrap it in EncryptedStorage") instead of handing a client an envelope as if it were
+    #: the key. :class:`~vault.EncryptedStorage` sets it on the storage it wraps; a tool that
+    #: inspects stored envelopes without opening them may set it too.
+    expects_envelopes: bool = False
+
     def __init__(self, name: str) -> None:
         self.name = name
 

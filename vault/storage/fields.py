@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 from typing import Any
 
+from ._values import refuse_sealed
 from .base import Storage
 from .values import UNSET, Unset
 
@@ -15,7 +16,9 @@ class FieldStorage(Storage):
     """A :class:`Storage` that reads and writes every session field through :meth:`_field`.
 
     A backend that stores the fields alike (columns of one row, keys of one document)
-    implements that one method instead of seven accessors.
+    implements that one method instead of seven accessors. Reading the auth key of an
+    encrypted session raises :class:`~vault.errors.SealedAuthKeyError` unless
+    :attr:`~Storage.expects_envelopes` is set (by :class:`~vault.EncryptedStorage`).
     """
 
     @abc.abstractmethod
@@ -33,7 +36,10 @@ class FieldStorage(Storage):
         return await self._field("test_mode", value)  # type: ignore[no-any-return]
 
     async def auth_key(self, value: bytes | Unset | None = UNSET) -> bytes | None:
-        return await self._field("auth_key", value)  # type: ignore[no-any-return]
+        stored = await self._field("auth_key", value)
+        if value is UNSET and not self.expects_envelopes:
+            refuse_sealed(self.name, stored)
+        return stored  # type: ignore[no-any-return]
 
     async def date(self, value: int | Unset = UNSET) -> int | None:
         return await self._field("date", value)  # type: ignore[no-any-return]

@@ -12,6 +12,7 @@ from pathlib import Path
 from ..errors import StorageError
 from ._database import Database
 from .filelock import lock_exclusive
+from .installed import default_layout
 from .schema import LayoutName
 from .sqlite import SQLiteStorage
 
@@ -35,8 +36,17 @@ class FileStorage(SQLiteStorage):
     work directory vault creates gets mode 0700, and an existing session file that others can
     read is tightened to 0600 when opened.
 
-    ``layout="kurigram"`` creates a new file in Kurigram's and Irenogram's layout (schema
-    version 7), which those clients' own storage opens too; an existing file keeps its layout.
+    ``name`` is a session name (``FileStorage("account", workdir="sessions")`` is
+    ``sessions/account.session``) or a path: one ending in ``.session`` names that file, and
+    directories in it are taken relative to ``workdir`` (``FileStorage("/srv/bot.session")``
+    is ``/srv/bot.session``, session name ``"bot"``). The session name, which the encryption
+    binds, is always the file name without ``.session``.
+
+    A new file is created in the layout of the Pyrogram-family client installed, so that
+    client's own storage opens it too: Kurigram's and Irenogram's (schema version 7) when
+    one of them provides the ``pyrogram`` package, else Pyrofork's (version 4, which Pyrogram
+    2.x also reads). ``layout="kurigram"`` or ``layout="pyrofork"`` chooses one explicitly; an
+    existing file always keeps its layout.
 
     While open, the file is locked: a second process (or a second storage object) opening the
     same session gets :class:`~vault.errors.SessionInUseError`, because two clients sharing one
@@ -46,11 +56,19 @@ class FileStorage(SQLiteStorage):
     FILE_EXTENSION = ".session"
 
     def __init__(
-        self, name: str, workdir: str | os.PathLike[str] = ".", *, layout: LayoutName = "pyrofork"
+        self,
+        name: str,
+        workdir: str | os.PathLike[str] = ".",
+        *,
+        layout: LayoutName | None = None,
     ) -> None:
-        super().__init__(name, layout=layout)
-        self.workdir = Path(workdir)
-        self.database = self.workdir / (name + self.FILE_EXTENSION)
+        where = Path(name)
+        stem = where.name
+        if stem.endswith(self.FILE_EXTENSION) and stem != self.FILE_EXTENSION:
+            stem = stem[: -len(self.FILE_EXTENSION)]
+        super().__init__(stem, layout=default_layout() if layout is None else layout)
+        self.workdir = Path(workdir) / where.parent
+        self.database = self.workdir / (stem + self.FILE_EXTENSION)
         self._lock_fd: int | None = None
 
     def __repr__(self) -> str:

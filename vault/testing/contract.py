@@ -194,6 +194,22 @@ class StorageContract:
         assert (await storage.get_peer_by_username("alice")).user_id == 1
         assert (await storage.get_peer_by_phone_number("15550002")).access_hash == 200
 
+    async def test_encrypted_run_stores_only_tokens(self, storage: Storage) -> None:
+        """In the encrypted run the peer cache is sealed: the inner storage finds nothing by
+        the plain values, while lookups through the wrapper (this whole suite) still work."""
+        await storage.update_peers([(1, 100, "user", "alice", "15550001")])
+        await storage.update_usernames([(1, "alias")])
+        assert (await storage.get_peer_by_username("alias")).user_id == 1
+        assert (await storage.get_peer_by_phone_number("15550001")).user_id == 1
+        if isinstance(storage, EncryptedStorage):
+            for method, plain in (
+                ("get_peer_by_username", "alice"),
+                ("get_peer_by_username", "alias"),
+                ("get_peer_by_phone_number", "15550001"),
+            ):
+                with pytest.raises(KeyError):
+                    await getattr(storage.inner, method)(plain)
+
     @pytest.mark.parametrize(("method", "arg"), _MISSING_LOOKUPS)
     async def test_missing_peer_raises_key_error(
         self, storage: Storage, method: str, arg: Any

@@ -1,0 +1,248 @@
+"""The sealed peer cache (issue 14): usernames and phone numbers reach the inner storage only
+as blind-index tokens, on real SQLite files and the real MongoDB test server, and lookups by
+every form a client uses keep working through key changes and reopens."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import bson
+import pytest
+
+from vault import EncryptedStorage
+from vault.crypto import CHEAP_KDF
+from vault.crypto.peer_index import PeerIndex, normalise_phone, normalise_username
+from vault.storage import FileStorage, MongoStorage, Storage
+
+from .servers import MongoClients
+
+PW, NEW_PW = "peer cache passphrase", "another peer cache passphrase"
+RAW_KEY = os.urandom(32)
+AUTH_KEY = os.urandom(256)
+COUNT = 10_000
+#: Every username starts with this (any case), every phone number with these digits: a plain
+#: copy of any of them shows up in a byte scan, and no token (lower-case hex) can match.
+USER_PREFIX, PHONE_PREFIX = "VaultUser", "999555777"
+PLAIN_USERNAME = re.compile(USER_PREFIX.encode(), re.IGNORECASE)
+PLAIN_PHONE = re.compile(PHONE_PREFIX.encode())
+
+
+def username(i: int) -> str:
+    return f"{USER_PREFIX}{i:05d}"
+
+
+def alias(i: int) -> str:
+    return f"{USER_PREFIX}Alias{i:05d}"
+
+
+def phone(i: int) -> str:
+    return f"{PHONE_PREFIX}{i:05d}"
+
+
+async def write_peers(storage: Storage, count: int = COUNT) -> None:
+    """Pyrofork-style five-field rows and usernames, then Kurigram-style rows and lists."""
+    half = count // 2
+    await storage.update_peers(
+        [(i, i * 3, "user", username(i), phone(i)) for i in range(1, half + 1)]
+    )
+    await storage.update_usernames(
+        [row for i in range(1, half + 1) for row in ((i, username(i)), (i, alias(i)))]
+    )
+    await storage.update_peers([(i, i * 3, "user", phone(i)) for i in range(half + 1, count + 1)])
+    await storage.update_usernames(
+        [(i, [username(i), None, alias(i)]) for i in range(half + 1, count + 1)]
+    )
+
+
+async def check_lookups(storage: Storage, ids: tuple[int, ...] = (1, 4999, 5001, COUNT)) -> None:
+    """Each peer is found by every form a client may look it up by."""
+    for i in ids:
+        for name in (username(i), username(i).lower(), "@" + username(i).upper(), alias(i)):
+            assert (await storage.get_peer_by_username(name)).user_id == i
+        for number in (phone(i), "+" + phone(i)):
+            assert (await storage.get_peer_by_phone_number(number)).access_hash == i * 3
+    with pytest.raises(KeyError):
+        await storage.get_peer_by_username(username(COUNT + 1))
+    with pytest.raises(KeyError):
+        await storage.get_peer_by_phone_number(phone(COUNT + 1))
+
+
+def plain_values_in(data: bytes) -> list[bytes]:
+    found = PLAIN_USERNAME.findall(data) + PLAIN_PHONE.findall(data)
+    return found[:5]
+
+
+def scan_files(workdir: Path) -> dict[str, list[bytes]]:
+    """Plain usernames or phone numbers in any file of ``workdir`` (database, WAL, SHM)."""
+    found = {path.name: plain_values_in(path.read_bytes()) for path in workdir.iterdir()}
+    return {name: values for name, values in found.items() if values}
+
+
+def file_storage(workdir: Path, **options: Any) -> EncryptedStorage:
+    options.setdefault("passphrase", PW)
+    return EncryptedStorage(FileStorage("s", workdir=workdir), kdf=CHEAP_KDF, **options)
+
+
+@pytest.mark.parametrize("layout", ["pyrofork", "kurigram"])
+async def test_no_plain_value_in_sqlite_file_wal_or_shm(tmp_path: Path, layout: str) -> None:
+    storage = EncryptedStorage(
+        FileStorage("s", workdir=tmp_path, layout=layout), passphrase=PW, kdf=CHEAP_KDF
+    )
+    await storage.open()
+    try:
+        await storage.auth_key(AUTH_KEY)
+        await write_peers(storage)
+        await check_lookups(storage)
+        # Scanned while open, so the WAL and SHM files are there too.
+        assert {p.name for p in tmp_path.iterdir()} >= {"s.session", "s.session-wal"}
+        assert scan_files(tmp_path) == {}
+    finally:
+        await storage.close()
+    assert scan_files(tmp_path) == {}
+
+
+async def test_the_scan_finds_plain_values(tmp_path: Path) -> None:
+    """The scan above can fail: with seal_peers=False the values are in the file."""
+    storage = file_storage(tmp_path, seal_peers=False)
+    await storage.open()
+    await write_peers(storage, 10)
+    assert not storage.peers_sealed
+    await storage.close()
+    found = scan_files(tmp_path)
+    assert found and all(PLAIN_USERNAME.search(b"".join(v)) for v in found.values())
+
+
+async def mongo_documents(clients: MongoClients, name: str) -> bytes:
+    client = clients.connect("pymongo")
+    database = client[name]
+    docs = []
+    for collection in await database.list_collection_names():
+        async for doc in database[collection].find({}):
+            docs.append(bson.encode(doc))
+    return b"".join(docs)
+
+
+async def test_no_plain_value_in_mongodb_documents(mongo_clients: MongoClients) -> None:
+    name = f"{mongo_clients.prefix}sealed"
+    inner = MongoStorage(name, mongo_clients.connect("pymongo"))
+    storage = EncryptedStorage(inner, passphrase=PW, kdf=CHEAP_KDF)
+    await storage.open()
+    try:
+        await storage.auth_key(AUTH_KEY)
+        await write_peers(storage)
+        await check_lookups(storage)
+    finally:
+        await storage.close()
+    data = await mongo_documents(mongo_clients, name)
+    assert len(data) > COUNT * 40  # the documents are there...
+    assert plain_values_in(data) == []  # ...with no plain value in them
+    reopened = EncryptedStorage(
+        MongoStorage(name, mongo_clients.connect("motor")), passphrase=PW, kdf=CHEAP_KDF
+    )
+    await reopened.open()
+    try:
+        await check_lookups(reopened)
+    finally:
+        await reopened.close()
+
+
+async def test_lookups_survive_passwd_remove_key_and_reopen(tmp_path: Path) -> None:
+    storage = file_storage(tmp_path, key=RAW_KEY)
+    await storage.open()
+    await storage.auth_key(AUTH_KEY)
+    await write_peers(storage, 100)
+    await storage.change_passphrase(NEW_PW)  # rotates the data key
+    await check_lookups(storage, (1, 100))
+    await storage.close()
+
+    storage = file_storage(tmp_path, passphrase=NEW_PW)
+    await storage.open()
+    await check_lookups(storage, (1, 100))
+    await storage.remove_key(RAW_KEY)  # rotates the data key again
+    await storage.close()
+
+    storage = file_storage(tmp_path, passphrase=NEW_PW)
+    await storage.open()
+    try:
+        assert storage.peers_sealed
+        assert await storage.auth_key() == AUTH_KEY
+        await check_lookups(storage, (1, 50, 100))
+    finally:
+        await storage.close()
+    assert scan_files(tmp_path) == {}
+
+
+async def test_a_session_not_logged_in_keeps_its_index_key(tmp_path: Path) -> None:
+    """The index key exists before any auth key: sealed with an all-zero auth key."""
+    storage = file_storage(tmp_path)
+    await storage.open()
+    await write_peers(storage, 100)
+    await storage.close()
+    storage = file_storage(tmp_path)
+    await storage.open()
+    try:
+        assert await storage.auth_key() is None
+        await check_lookups(storage, (1, 100))
+        await storage.auth_key(AUTH_KEY)  # log in, then out: the index key stays
+        await storage.auth_key(None)
+        assert await storage.auth_key() is None
+    finally:
+        await storage.close()
+    storage = file_storage(tmp_path)
+    await storage.open()
+    try:
+        await check_lookups(storage, (1, 100))
+    finally:
+        await storage.close()
+
+
+async def test_an_existing_plain_cache_stays_plain(tmp_path: Path) -> None:
+    """A session encrypted without sealing keeps plain lookups (until `seal-peers`)."""
+    storage = file_storage(tmp_path, seal_peers=False)
+    await storage.open()
+    await storage.auth_key(AUTH_KEY)
+    await write_peers(storage, 10)
+    await storage.close()
+    storage = file_storage(tmp_path)  # seal_peers=True applies to new vaults only
+    await storage.open()
+    try:
+        assert not storage.peers_sealed
+        assert (await storage.get_peer_by_username(username(1))).user_id == 1
+        assert (await storage.inner.get_peer_by_username(username(1))).user_id == 1
+        assert (await storage.inner.get_peer_by_phone_number(phone(10))).user_id == 10
+    finally:
+        await storage.close()
+
+
+async def test_encrypt_plaintext_seals_new_writes(tmp_path: Path) -> None:
+    inner = FileStorage("s", workdir=tmp_path)
+    await inner.open()
+    await inner.auth_key(AUTH_KEY)
+    await inner.close()
+    storage = await EncryptedStorage.encrypt_plaintext(
+        FileStorage("s", workdir=tmp_path), passphrase=PW, kdf=CHEAP_KDF
+    )
+    try:
+        assert storage.peers_sealed
+        await write_peers(storage, 10)
+        await check_lookups(storage, (1, 10))
+    finally:
+        await storage.close()
+    assert scan_files(tmp_path) == {}
+
+
+def test_tokens_follow_the_clients_normalisation() -> None:
+    index = PeerIndex(bytes(range(32)))
+    assert normalise_username(" @Alice_Bob ") == "alice_bob"
+    assert normalise_phone("+1 (555) 010-0") == "15550100"
+    assert index.username("@ALICE") == index.username("alice") != index.username("alicf")
+    assert index.phone("+15550100") == index.phone("15550100") != index.phone("15550101")
+    # Distinct labels: the same text as a username and as a phone number gives other tokens.
+    assert index.username("15550100") != index.phone("15550100")
+    token = index.username("alice")
+    assert re.fullmatch("[0-9a-f]{32}", token)
+    assert PeerIndex(bytes(32)).username("alice") != token  # keyed
+    assert "alice" not in repr(index) and bytes(range(32)).hex() not in repr(index)
