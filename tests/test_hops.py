@@ -15,6 +15,7 @@ from vault import EncryptedStorage
 from vault.crypto import CHEAP_KDF
 from vault.errors import InvalidValueError
 from vault.storage import FileStorage, MemoryStorage, SQLiteStorage
+from vault.storage.schema import LayoutName
 
 
 @pytest.fixture
@@ -104,6 +105,63 @@ async def test_a_peer_cache_write_is_committed_within_the_flush_delay(
     while file_storage._pending:
         await asyncio.sleep(file_storage.FLUSH_DELAY)
     assert await conn.run(lambda raw: raw.execute(count).fetchone()[0]) == 2
+
+
+@pytest.mark.parametrize("kind", ["file", "memory"])
+async def test_a_run_of_written_behind_calls_lets_other_tasks_run(
+    tmp_path: Path, kind: str
+) -> None:
+    storage = FileStorage("run", workdir=tmp_path) if kind == "file" else MemoryStorage()
+    await storage.open()
+    turns = 0
+
+    async def other_task() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(other_task())
+    try:
+        await asyncio.sleep(0)
+        before = turns
+        # Fewer rows than a file's WRITE_CHUNK: none of these calls needs its thread.
+        for i in range(FileStorage.WRITE_CHUNK - 1):
+            await storage.update_peers([(i + 1, i, "user", None, None)])
+        assert turns > before  # the event loop ran other tasks meanwhile
+    finally:
+        task.cancel()
+        await storage.close()
+
+
+@pytest.mark.parametrize("layout", ["pyrofork", "kurigram"])
+async def test_written_behind_calls_for_one_peer_keep_the_last(
+    tmp_path: Path, layout: LayoutName
+) -> None:
+    storage = FileStorage("last", workdir=tmp_path, layout=layout)
+    await storage.open()
+    try:
+        for access_hash, name in enumerate(("first", "second", "third")):
+            await storage.update_peers([(1, access_hash, "user", name, None)])
+            await storage.update_peers([(2, access_hash, "bot", None, None)])
+        assert storage._pending  # still written behind
+        assert (await storage.get_peer_by_username("third")).access_hash == 2
+        assert (await storage.get_peer_by_id(2)).access_hash == 2
+        for stale in ("first", "second"):
+            with pytest.raises(KeyError):
+                await storage.get_peer_by_username(stale)
+    finally:
+        await storage.close()
+
+
+async def test_a_write_that_fails_keeps_the_peer_cache_written_before_it(
+    file_storage: FileStorage,
+) -> None:
+    await file_storage.update_peers([(1, 2, "user", None, None)])
+    with pytest.raises(OverflowError):
+        await file_storage.update_state((5, 2**70, 0, 0, 0))  # no SQLite integer
+    assert (await file_storage.get_peer_by_id(1)).access_hash == 2
+    assert await file_storage.update_state() == []
 
 
 async def test_a_failed_one_call_update_leaves_nothing_behind(tmp_path: Path) -> None:

@@ -41,6 +41,8 @@ redaction.install()
 
 _BOOL_COLUMNS: Final = frozenset({"test_mode", "is_bot"})
 _BY_ID: Final = itemgetter(0)
+#: Seconds of written-behind calls in a row after which other tasks get a turn.
+_YIELD_AFTER: Final = 0.001
 _PEER_BY_ID: Final = "SELECT id, access_hash, type FROM peers WHERE id = ?"
 _PEER_BY_PHONE: Final = "SELECT id, access_hash, type FROM peers WHERE phone_number = ? LIMIT 1"
 
@@ -116,6 +118,7 @@ class SQLiteStorage(FieldStorage):
         self._pending_rows = 0
         self._flush_timer: asyncio.TimerHandle | None = None
         self._flush_task: asyncio.Task[None] | None = None
+        self._yielded_at = 0.0  # event-loop time a write behind last let other tasks run
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -294,13 +297,27 @@ class SQLiteStorage(FieldStorage):
         if not all(_plain_rows(sql, params) for sql, params, _ in steps):
             await self._commit(*steps)
             return
-        self._pending += steps
+        pending = self._pending
+        for step in steps:
+            last = pending[-1] if pending else None
+            if step[2] and last is not None and last[0] == step[0] and isinstance(last[1], list):
+                # The statement waiting last again: its rows join that one's (committing a
+                # step costs a statement-cache lookup and a call, far more than a row does).
+                # The parameter lists are the storage's own, made for this write.
+                last[1].extend(step[1])
+            else:
+                pending.append(step)
         self._pending_rows += rows
+        loop = asyncio.get_running_loop()
         if self._flush_timer is None:
-            loop = asyncio.get_running_loop()
             self._flush_timer = loop.call_later(self.FLUSH_DELAY, self._on_flush_timer)
         if self._pending_rows >= self.WRITE_CHUNK:
             await self._commit()
+        if loop.time() - self._yielded_at >= _YIELD_AFTER:
+            # A write behind never waits (nor does an inline commit), so a run of them would
+            # hold the event loop, and the timer, until it ends: now and then other tasks run.
+            await asyncio.sleep(0)
+            self._yielded_at = loop.time()
 
     def _on_flush_timer(self) -> None:
         self._flush_timer = None
@@ -611,18 +628,22 @@ def _apply_after(
     pending: Sequence[Step], steps: Sequence[Step], conn: sqlite3.Connection, name: str
 ) -> None:
     """Run the written-behind ``pending`` steps and ``steps`` as one transaction. If that
-    fails, ``steps`` run alone: a peer-cache row that cannot be written is dropped (and
-    logged) rather than keep the auth key or update state from being committed."""
-    if not pending:
-        if steps:
-            _apply(steps, conn)
-        return
-    try:
-        _apply([*pending, *steps], conn)
-    except Exception:  # a value SQLite refuses (an int past 64 bits is an OverflowError)
-        log.warning("dropped peer-cache writes of %r that failed to commit", name, exc_info=True)
-        if steps:
-            _apply(steps, conn)
+    fails, each runs alone: peer-cache rows that cannot be written are dropped (and logged)
+    rather than keep the auth key or update state from being committed, and a write that
+    fails itself raises without taking the peer-cache rows with it."""
+    if pending:
+        try:
+            _apply([*pending, *steps], conn)
+            return
+        except Exception:  # a value SQLite refuses (an int past 64 bits is an OverflowError)
+            try:  # the fault may be in ``steps``: the peer-cache writes are kept if they can be
+                _apply(pending, conn)
+            except Exception:
+                log.warning(
+                    "dropped peer-cache writes of %r that failed to commit", name, exc_info=True
+                )
+    if steps:
+        _apply(steps, conn)
 
 
 def _begin(conn: sqlite3.Connection) -> None:
