@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,27 @@ async def test_a_peer_cache_write_is_committed_within_the_flush_delay(
     while file_storage._pending:
         await asyncio.sleep(file_storage.FLUSH_DELAY)
     assert await conn.run(lambda raw: raw.execute(count).fetchone()[0]) == 2
+
+
+async def test_a_read_waits_for_the_commit_carrying_its_written_behind_write(
+    file_storage: FileStorage,
+) -> None:
+    database: Any = file_storage.conn
+    gate = threading.Event()
+    # The writer's thread is held (a slow disk), so the commit below stays in flight.
+    held = asyncio.ensure_future(database.run(lambda raw: gate.wait(10)))
+    try:
+        await file_storage.update_peers([(1, 2, "user", None, None)])  # written behind
+        state = asyncio.create_task(file_storage.update_state((5, 1, 2, 3, 4)))
+        await asyncio.sleep(0)  # the state write has taken the peer row along
+        assert not file_storage._pending
+        read = asyncio.create_task(file_storage.get_peer_by_id(1))
+        await asyncio.sleep(0)
+    finally:
+        gate.set()
+    await held
+    await state
+    assert (await read).access_hash == 2  # the call that wrote it had returned
 
 
 @pytest.mark.parametrize("kind", ["file", "memory"])

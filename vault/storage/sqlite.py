@@ -112,6 +112,8 @@ class SQLiteStorage(FieldStorage):
         self._cursor: sqlite3.Cursor | None = None  # the reader's, reused: saves a cursor a read
         self._concurrent_reads = False
         self._writing = False
+        #: Whether the write running carries written-behind steps: reads wait for it then.
+        self._carrying = False
         self._write_lock = asyncio.Lock()
         #: Written-behind peer-cache steps, committed before or with the next other write.
         self._pending: list[Step] = []
@@ -280,11 +282,13 @@ class SQLiteStorage(FieldStorage):
                 self._end_read()
                 yield db
             finally:
-                self._writing = False
+                self._writing = self._carrying = False
 
     def _take_pending(self) -> list[Step]:
         """The written-behind steps, handed over to the write that commits them."""
         steps, self._pending, self._pending_rows = self._pending, [], 0
+        if steps and self._writing:
+            self._carrying = True  # until the write ends (see _reading)
         timer, self._flush_timer = self._flush_timer, None
         if timer is not None:
             timer.cancel()
@@ -373,15 +377,16 @@ class SQLiteStorage(FieldStorage):
 
     def _reading(self) -> sqlite3.Cursor | None:
         """The reader's cursor, ready for a query on the calling thread; ``None`` when the
-        read must wait (a write transaction is open and the reader would see it, or
-        written-behind writes must be committed first) or the storage is not open. Fetch
+        read must wait (a write transaction is open and the reader would see it, or it
+        commits written-behind writes, whose calls have returned; or such writes must be
+        committed first) or the storage is not open. Fetch
         every row a query yields (all of vault's yield at most one, or use ``fetchall``), so
         that no statement is left running to hold a read transaction past ``_end_read``."""
         reader = self._reader
         if reader is None or self._pending:
             return None
         if self._writing:
-            return self._cursor if self._concurrent_reads else None
+            return self._cursor if self._concurrent_reads and not self._carrying else None
         if not reader.in_transaction:
             reader.execute("BEGIN")
         return self._cursor
