@@ -29,6 +29,11 @@ LOOKUPS_PER_YIELD = 100
 @dataclass(frozen=True)
 class Sizes:
     writes: tuple[int, ...] = (1_000, 10_000, 100_000)
+    #: Rows a call of the small-batch workloads, each made ``small_calls`` times.
+    small_batches: tuple[int, ...] = (1, 10, 100)
+    small_calls: int = 2_000
+    #: Updates of the client-shaped workload.
+    updates: int = 2_000
     peers_per_sample: int = 10_000
     lookup_peers: int = 100_000
     hot_keys: int = 100
@@ -41,6 +46,9 @@ class Sizes:
 
 QUICK = Sizes(
     writes=(50, 200),
+    small_batches=(1, 10),
+    small_calls=20,
+    updates=20,
     peers_per_sample=200,
     lookup_peers=200,
     hot_keys=10,
@@ -109,6 +117,52 @@ def update_peers(count: int, sizes: Sizes) -> Workload:
     return Workload(f"update_peers {_k(count)}", run, "peer")
 
 
+def small_batches(count: int, sizes: Sizes) -> Workload:
+    """``update_peers`` of ``count`` rows, called ``small_calls`` times on its own (new peers
+    each call), then one ``save()``: both timed, so a write put off is paid for here."""
+    everyone = make_peers(count * sizes.small_calls)
+    batches = [everyone[i * count : (i + 1) * count] for i in range(sizes.small_calls)]
+
+    async def run(c: Contender, workdir: Path) -> Sample:
+        s = await _open(c, workdir)
+        try:
+            async with timed(len(batches)) as t:
+                for rows in batches:
+                    await s.update_peers(rows)
+                await s.save()
+        finally:
+            await s.close()
+        assert t.sample is not None
+        return t.sample
+
+    name = f"update_peers {count} a call x {sizes.small_calls:,}, then save()"
+    return Workload(name, run, "call")
+
+
+def client_updates(sizes: Sizes) -> Workload:
+    """What a Pyrogram-family client's ``handle_updates`` writes per update: the update's
+    few peers, their usernames, then the update state of its chat."""
+    peers = make_peers(3 * sizes.updates)
+
+    async def run(c: Contender, workdir: Path) -> Sample | None:
+        if c.peers_only:
+            return None
+        s = await _open(c, workdir)
+        try:
+            async with timed(sizes.updates) as t:
+                for i in range(sizes.updates):
+                    rows = peers[3 * i : 3 * i + 3]
+                    await s.update_peers(rows)
+                    await s.update_usernames([(rows[0][0], f"extra{i}")])
+                    await s.update_state(_state_row(i))
+        finally:
+            await s.close()
+        assert t.sample is not None
+        return t.sample
+
+    return Workload("client updates (3 peers, 1 username, update_state)", run, "update")
+
+
 def lookups(sizes: Sizes, by: str, hot: bool) -> Workload:
     peers = make_peers(sizes.lookup_peers)
     column = {"id": 0, "username": 3, "phone": 4}[by]
@@ -143,17 +197,21 @@ def lookups(sizes: Sizes, by: str, hot: bool) -> Workload:
     return Workload(f"lookup by {by} ({kind})", run, "lookup")
 
 
+def _state_row(i: int) -> tuple[int, int, int, int, int]:
+    """The ``i``-th update state written: one of 100 chats, pts/qts/seq ``i``."""
+    return (-1_000_000_000_000 - i % 100, i, i, 1_700_000_000 + i, i)
+
+
 def state_churn(sizes: Sizes) -> Workload:
     async def run(c: Contender, workdir: Path) -> Sample:
         s = await _open(c, workdir)
         try:
             async with timed(sizes.churn) as t:
                 for i in range(sizes.churn):
-                    chat = -1_000_000_000_000 - i % 100
                     if i % 5 == 4:
-                        await s.remove_state(chat)
+                        await s.remove_state(_state_row(i)[0])
                     else:
-                        await s.update_state((chat, i, i, 1_700_000_000 + i, i))
+                        await s.update_state(_state_row(i))
         finally:
             await s.close()
         assert t.sample is not None
@@ -297,6 +355,8 @@ def import_strings(sizes: Sizes, *, plain: bool = False) -> Workload:
 
 def all_workloads(sizes: Sizes) -> list[Workload]:
     found: list[Workload] = [update_peers(n, sizes) for n in sizes.writes]
+    found += [small_batches(n, sizes) for n in sizes.small_batches]
+    found.append(client_updates(sizes))
     for by in ("id", "username", "phone"):
         found += [lookups(sizes, by, hot=False), lookups(sizes, by, hot=True)]
     found += [

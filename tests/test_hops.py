@@ -1,7 +1,11 @@
-"""Write transactions as one call to the connection, and EncryptedStorage's pass-through."""
+"""Write transactions as one call to the connection, the peer cache written behind, and
+EncryptedStorage's pass-through."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -12,6 +16,7 @@ from vault import EncryptedStorage
 from vault.crypto import CHEAP_KDF
 from vault.errors import InvalidValueError
 from vault.storage import FileStorage, MemoryStorage, SQLiteStorage
+from vault.storage.schema import LayoutName
 
 
 @pytest.fixture
@@ -40,11 +45,15 @@ def count_hops(storage: FileStorage) -> list[object]:
     return calls
 
 
-WRITES: dict[str, Callable[[SQLiteStorage], Awaitable[object]]] = {
+#: The peer-cache writes, which are written behind.
+PEER_CACHE_WRITES: dict[str, Callable[[SQLiteStorage], Awaitable[object]]] = {
     "update_peers": lambda s: s.update_peers(
         [(1, 2, "user", "alice", "+1"), (3, 4, "bot", "b", None)]
     ),
     "update_usernames": lambda s: s.update_usernames([(1, "al"), (1, "ali")]),
+}
+#: The writes committed when their call returns.
+WRITES: dict[str, Callable[[SQLiteStorage], Awaitable[object]]] = {
     "update_state": lambda s: s.update_state((5, 1, 2, 3, 4)),
     "remove_state": lambda s: s.remove_state(5),
     "user_id": lambda s: s.user_id(42),
@@ -62,6 +71,119 @@ async def test_a_write_is_one_hop_and_committed_when_it_returns(
     # Nothing is left uncommitted on the write connection.
     conn: Any = file_storage.conn
     assert not await conn.run(lambda raw: raw.in_transaction)
+
+
+@pytest.mark.parametrize("write", sorted(WRITES))
+@pytest.mark.parametrize("peer_write", sorted(PEER_CACHE_WRITES))
+async def test_a_peer_cache_write_takes_no_hop_and_commits_with_the_next_write(
+    file_storage: FileStorage, peer_write: str, write: str
+) -> None:
+    await file_storage.update_peers([(1, 2, "user", None, None)])
+    await file_storage.save()
+    hops = count_hops(file_storage)
+    await PEER_CACHE_WRITES[peer_write](file_storage)
+    assert hops == []
+    await WRITES[write](file_storage)
+    assert len(hops) == 1
+    # A second connection (another process) sees the peer-cache write committed.
+    other = sqlite3.connect(file_storage.database)
+    try:
+        rows = other.execute("SELECT count(*) FROM usernames").fetchone()[0]
+        peers = other.execute("SELECT count(*) FROM peers").fetchone()[0]
+    finally:
+        other.close()
+    assert (rows, peers) == ((2, 1) if peer_write == "update_usernames" else (0, 2))
+
+
+async def test_a_peer_cache_write_is_committed_within_the_flush_delay(
+    file_storage: FileStorage,
+) -> None:
+    await PEER_CACHE_WRITES["update_peers"](file_storage)
+    conn: Any = file_storage.conn
+    count = "SELECT count(*) FROM peers"
+    assert await conn.run(lambda raw: raw.execute(count).fetchone()[0]) == 0
+    # The timer, not this read, commits it (a read through the storage would commit it too).
+    while file_storage._pending:
+        await asyncio.sleep(file_storage.FLUSH_DELAY)
+    assert await conn.run(lambda raw: raw.execute(count).fetchone()[0]) == 2
+
+
+async def test_a_read_waits_for_the_commit_carrying_its_written_behind_write(
+    file_storage: FileStorage,
+) -> None:
+    database: Any = file_storage.conn
+    gate = threading.Event()
+    # The writer's thread is held (a slow disk), so the commit below stays in flight.
+    held = asyncio.ensure_future(database.run(lambda raw: gate.wait(10)))
+    try:
+        await file_storage.update_peers([(1, 2, "user", None, None)])  # written behind
+        state = asyncio.create_task(file_storage.update_state((5, 1, 2, 3, 4)))
+        await asyncio.sleep(0)  # the state write has taken the peer row along
+        assert not file_storage._pending
+        read = asyncio.create_task(file_storage.get_peer_by_id(1))
+        await asyncio.sleep(0)
+    finally:
+        gate.set()
+    await held
+    await state
+    assert (await read).access_hash == 2  # the call that wrote it had returned
+
+
+@pytest.mark.parametrize("kind", ["file", "memory"])
+async def test_a_run_of_written_behind_calls_lets_other_tasks_run(
+    tmp_path: Path, kind: str
+) -> None:
+    storage = FileStorage("run", workdir=tmp_path) if kind == "file" else MemoryStorage()
+    await storage.open()
+    turns = 0
+
+    async def other_task() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(other_task())
+    try:
+        await asyncio.sleep(0)
+        before = turns
+        # Fewer rows than a file's WRITE_CHUNK: none of these calls needs its thread.
+        for i in range(FileStorage.WRITE_CHUNK - 1):
+            await storage.update_peers([(i + 1, i, "user", None, None)])
+        assert turns > before  # the event loop ran other tasks meanwhile
+    finally:
+        task.cancel()
+        await storage.close()
+
+
+@pytest.mark.parametrize("layout", ["pyrofork", "kurigram"])
+async def test_written_behind_calls_for_one_peer_keep_the_last(
+    tmp_path: Path, layout: LayoutName
+) -> None:
+    storage = FileStorage("last", workdir=tmp_path, layout=layout)
+    await storage.open()
+    try:
+        for access_hash, name in enumerate(("first", "second", "third")):
+            await storage.update_peers([(1, access_hash, "user", name, None)])
+            await storage.update_peers([(2, access_hash, "bot", None, None)])
+        assert storage._pending  # still written behind
+        assert (await storage.get_peer_by_username("third")).access_hash == 2
+        assert (await storage.get_peer_by_id(2)).access_hash == 2
+        for stale in ("first", "second"):
+            with pytest.raises(KeyError):
+                await storage.get_peer_by_username(stale)
+    finally:
+        await storage.close()
+
+
+async def test_a_write_that_fails_keeps_the_peer_cache_written_before_it(
+    file_storage: FileStorage,
+) -> None:
+    await file_storage.update_peers([(1, 2, "user", None, None)])
+    with pytest.raises(OverflowError):
+        await file_storage.update_state((5, 2**70, 0, 0, 0))  # no SQLite integer
+    assert (await file_storage.get_peer_by_id(1)).access_hash == 2
+    assert await file_storage.update_state() == []
 
 
 async def test_a_failed_one_call_update_leaves_nothing_behind(tmp_path: Path) -> None:

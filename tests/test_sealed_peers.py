@@ -4,8 +4,11 @@ every form a client uses keep working through key changes and reopens."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
+import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,8 @@ import pytest
 from vault import EncryptedStorage
 from vault.crypto import CHEAP_KDF
 from vault.crypto.peer_index import PeerIndex, normalise_phone, normalise_username
+from vault.errors import StorageClosedError
+from vault.peers import PeerRow
 from vault.storage import FileStorage, MongoStorage, Storage
 
 from .servers import MongoClients
@@ -232,6 +237,59 @@ async def test_encrypt_plaintext_seals_new_writes(tmp_path: Path) -> None:
     finally:
         await storage.close()
     assert scan_files(tmp_path) == {}
+
+
+async def test_a_big_update_is_sealed_as_the_inner_storage_takes_it(tmp_path: Path) -> None:
+    # The tokens are computed chunk by chunk, other tasks running in between, not all at once.
+    storage = EncryptedStorage(FileStorage("s", workdir=tmp_path), key=RAW_KEY)
+    await storage.open()
+    taken, seen = 0, set()
+
+    def rows() -> Iterator[PeerRow]:
+        nonlocal taken
+        for i in range(1, COUNT + 1):
+            taken = i
+            yield (i, i * 3, "user", username(i), phone(i))
+
+    async def watch() -> None:
+        while True:
+            seen.add(taken)
+            await asyncio.sleep(0)
+
+    watcher = asyncio.create_task(watch())
+    try:
+        await storage.update_peers(rows())
+        assert any(0 < n < COUNT for n in seen)
+        assert (await storage.get_peer_by_username(username(COUNT))).user_id == COUNT
+        assert (await storage.get_peer_by_phone_number(phone(1))).user_id == 1
+    finally:
+        watcher.cancel()
+        await storage.close()
+
+
+async def test_closing_during_a_big_update_stops_its_sealing(tmp_path: Path) -> None:
+    # Closing wipes the index key: no token may be computed after it (under a wiped key).
+    storage = EncryptedStorage(FileStorage("s", workdir=tmp_path), key=RAW_KEY)
+    await storage.open()
+    await storage.auth_key(AUTH_KEY)
+    halfway = asyncio.Event()
+
+    def rows() -> Iterator[PeerRow]:
+        for i in range(1, COUNT + 1):
+            if i == COUNT // 2:
+                halfway.set()
+            yield (i, i * 3, "user", username(i), phone(i))
+
+    update = asyncio.create_task(storage.update_peers(rows()))
+    await halfway.wait()
+    await storage.close()
+    with pytest.raises(StorageClosedError):
+        await update
+    conn = sqlite3.connect(tmp_path / "s.session")
+    try:
+        assert conn.execute("SELECT count(*) FROM peers").fetchone() == (0,)  # rolled back
+    finally:
+        conn.close()
 
 
 def test_tokens_follow_the_clients_normalisation() -> None:

@@ -21,7 +21,7 @@ from vault.errors import (
     StorageNotOpenError,
 )
 from vault.storage import FileStorage, MemoryStorage, SQLiteStorage
-from vault.storage.schema import SCHEMA_VERSION
+from vault.storage.schema import SCHEMA_VERSION, LayoutName
 
 from .tampering import digest
 
@@ -88,6 +88,23 @@ async def test_pragmas_and_indexes(tmp_path: Path) -> None:
         await s.close()
     for column, plan in plans.items():
         assert "USING" in plan and ("INDEX" in plan or "PRIMARY KEY" in plan), (column, plan)
+
+
+@pytest.mark.parametrize("layout", ["pyrofork", "kurigram"])
+async def test_opening_an_up_to_date_file_writes_nothing(
+    tmp_path: Path, layout: LayoutName
+) -> None:
+    # Nothing to commit at open() and nothing for close() to checkpoint.
+    first = FileStorage("same", workdir=tmp_path, layout=layout)
+    await first.open()
+    await first.update_peers([(1, 2, "user", None, None)])
+    await first.close()
+    again = FileStorage("same", workdir=tmp_path)
+    await again.open()
+    try:
+        assert os.path.getsize(f"{again.database}-wal") == 0
+    finally:
+        await again.close()
 
 
 async def test_not_a_database_is_refused_and_left_alone(tmp_path: Path) -> None:
@@ -160,6 +177,7 @@ async def test_delete_removes_the_file_and_side_files(tmp_path: Path) -> None:
     s = FileStorage("gone", workdir=tmp_path)
     await s.open()
     await s.update_peers([(1, 1, "user", None, None)])
+    await s.save()  # commits the peer cache, written behind until then
     assert any(p.name.startswith("gone.session-") for p in tmp_path.iterdir())
     await s.delete()
     assert list(tmp_path.iterdir()) == []

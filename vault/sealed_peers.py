@@ -9,8 +9,9 @@ dates pass through unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+import itertools
+from collections.abc import Iterable, Iterator
+from typing import Any, Final
 
 from .auth_key_field import SealedAuthKey, new_index_key
 from .crypto.peer_index import PeerIndex
@@ -18,6 +19,9 @@ from .peers import AnyPeerRow, UsernameRow
 from .storage.base import Storage
 
 __all__ = ["SealedPeerMethods", "seal_peer_rows", "seal_username_rows"]
+
+#: Peer rows sealed at a time, as the inner storage takes them.
+_SEAL_CHUNK: Final = 100
 
 
 def seal_peer_rows(index: PeerIndex, peers: Iterable[AnyPeerRow]) -> list[AnyPeerRow]:
@@ -71,7 +75,20 @@ class SealedPeerMethods:
             await self.inner.update_peers(peers)
             return
         await field.store_index_key()
-        await self.inner.update_peers(seal_peer_rows(index, peers))
+        await self.inner.update_peers(self._sealed_as_taken(index, peers))
+
+    def _sealed_as_taken(
+        self, index: PeerIndex, peers: Iterable[AnyPeerRow]
+    ) -> Iterator[AnyPeerRow]:
+        """``peers`` sealed as the inner storage takes them: one that writes a big update in
+        chunks, letting other tasks run in between, computes each chunk's tokens in turn (a
+        token is an HMAC: 100k peers' at once would hold the event loop for a fifth of a
+        second). Raises :class:`~vault.errors.StorageClosedError` if the storage was closed
+        meanwhile, since that wiped the index key."""
+        source = iter(peers)
+        while chunk := list(itertools.islice(source, _SEAL_CHUNK)):
+            self._open()
+            yield from seal_peer_rows(index, chunk)
 
     async def update_usernames(self, usernames: Iterable[UsernameRow]) -> None:
         field = self._open()

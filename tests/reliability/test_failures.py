@@ -127,7 +127,12 @@ def test_full_disk_loses_nothing(tmp_path: Path) -> None:
     before, content = session_files(database), _dump(database)
     storage = FileStorage("s", workdir=tmp_path)
     more = [(i, i, "user", f"new{i}", None) for i in range(1000, 1100)]
-    in_child(lambda: asyncio.run(_write_on_full_disk(storage, lambda: storage.update_peers(more))))
+
+    async def write() -> None:
+        await storage.update_peers(more)  # written behind: committed, or refused, by save()
+        await storage.save()
+
+    in_child(lambda: asyncio.run(_write_on_full_disk(storage, write)))
     assert _dump(database) == content
     assert session_files(database) == before
 

@@ -41,6 +41,8 @@ redaction.install()
 
 _BOOL_COLUMNS: Final = frozenset({"test_mode", "is_bot"})
 _BY_ID: Final = itemgetter(0)
+#: Seconds of written-behind calls in a row after which other tasks get a turn.
+_YIELD_AFTER: Final = 0.001
 _PEER_BY_ID: Final = "SELECT id, access_hash, type FROM peers WHERE id = ?"
 _PEER_BY_PHONE: Final = "SELECT id, access_hash, type FROM peers WHERE phone_number = ? LIMIT 1"
 
@@ -77,13 +79,22 @@ class SQLiteStorage(FieldStorage):
     settings made on it (``timeout``, pragmas) do not carry over: make them on a
     ``sqlite3.Connection`` instead.
 
-    Every write is committed when its call returns, so nothing written is lost if the process
-    dies; ``save()`` only records the save date. Reads run on the calling thread and see only
-    committed data; big writes run in chunks, so the event loop is never held for long.
+    Every write of the auth key, the other session fields and the update state is committed
+    when its call returns, so it survives the process dying. Small peer-cache writes
+    (``update_peers`` of fewer than :attr:`WRITE_CHUNK` rows, ``update_usernames``) are
+    written behind: they wait in memory and are committed together with the next write of
+    any other kind, by ``save()`` and ``close()``, before the next read, or at the latest
+    :attr:`FLUSH_DELAY` seconds of event-loop time after the first of them, so a crash loses
+    at most that window of peer-cache writes (the cache refills from Telegram's updates).
+    Reads run on the calling thread, see every write whose call has returned and no
+    uncommitted row; big writes run in chunks, so the event loop is never held for long.
     """
 
-    #: Peer rows written per statement batch; between batches other tasks run.
+    #: Peer rows written per statement batch; between batches other tasks run. A smaller
+    #: update is written behind (see the class docstring).
     WRITE_CHUNK: int = 2000
+    #: Seconds a written-behind peer-cache write waits at most before it is committed.
+    FLUSH_DELAY: float = 0.05
 
     VERSION: Final = SCHEMA_VERSION
 
@@ -101,7 +112,15 @@ class SQLiteStorage(FieldStorage):
         self._cursor: sqlite3.Cursor | None = None  # the reader's, reused: saves a cursor a read
         self._concurrent_reads = False
         self._writing = False
+        #: Whether the write running carries written-behind steps: reads wait for it then.
+        self._carrying = False
         self._write_lock = asyncio.Lock()
+        #: Written-behind peer-cache steps, committed before or with the next other write.
+        self._pending: list[Step] = []
+        self._pending_rows = 0
+        self._flush_timer: asyncio.TimerHandle | None = None
+        self._flush_task: asyncio.Task[None] | None = None
+        self._yielded_at = 0.0  # event-loop time a write behind last let other tasks run
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -183,6 +202,7 @@ class SQLiteStorage(FieldStorage):
         conn, self.conn = self.conn, None
         database, self._database = self._database, None
         self._reader = self._cursor = None
+        self._take_pending()
         if database is not None:
             await database.close()
         elif isinstance(conn, Database | aiosqlite.Connection):
@@ -191,13 +211,20 @@ class SQLiteStorage(FieldStorage):
             conn.close()
 
     async def save(self) -> None:
-        """Record the save date. Every write is already committed when its call returns."""
+        """Record the save date, committing the written-behind peer-cache writes with it."""
         await self.date(self._now())
 
     async def close(self) -> None:
-        """Close the database. Closing twice, or before ``open()``, does nothing."""
-        async with self._write_lock:
-            await self._abandon()
+        """Commit the written-behind peer-cache writes and close the database. Closing
+        twice, or before ``open()``, does nothing."""
+        try:
+            if self._flush_task is not None:
+                await self._flush_task
+            if self._pending and self._database is not None:
+                await self._commit()
+        finally:
+            async with self._write_lock:
+                await self._abandon()
 
     async def delete(self) -> None:
         """Empty every table of the session (subclasses with a file remove the file instead).
@@ -255,15 +282,72 @@ class SQLiteStorage(FieldStorage):
                 self._end_read()
                 yield db
             finally:
-                self._writing = False
+                self._writing = self._carrying = False
+
+    def _take_pending(self) -> list[Step]:
+        """The written-behind steps, handed over to the write that commits them."""
+        steps, self._pending, self._pending_rows = self._pending, [], 0
+        if steps and self._writing:
+            self._carrying = True  # until the write ends (see _reading)
+        timer, self._flush_timer = self._flush_timer, None
+        if timer is not None:
+            timer.cancel()
+        return steps
+
+    async def _write_behind(self, steps: list[Step], rows: int) -> None:
+        """Keep ``steps`` for the next commit and start the timer that bounds their wait;
+        commit them at once if they hold a value SQLite might refuse (so its error is raised
+        here, as for any write) or :attr:`WRITE_CHUNK` rows are waiting."""
+        if not all(_plain_rows(sql, params) for sql, params, _ in steps):
+            await self._commit(*steps)
+            return
+        pending = self._pending
+        for step in steps:
+            last = pending[-1] if pending else None
+            if step[2] and last is not None and last[0] == step[0] and isinstance(last[1], list):
+                # The statement waiting last again: its rows join that one's (committing a
+                # step costs a statement-cache lookup and a call, far more than a row does).
+                # The parameter lists are the storage's own, made for this write.
+                last[1].extend(step[1])
+            else:
+                pending.append(step)
+        self._pending_rows += rows
+        loop = asyncio.get_running_loop()
+        if self._flush_timer is None:
+            self._flush_timer = loop.call_later(self.FLUSH_DELAY, self._on_flush_timer)
+        if self._pending_rows >= self.WRITE_CHUNK:
+            await self._commit()
+        if loop.time() - self._yielded_at >= _YIELD_AFTER:
+            # A write behind never waits (nor does an inline commit), so a run of them would
+            # hold the event loop, and the timer, until it ends: now and then other tasks run.
+            await asyncio.sleep(0)
+            self._yielded_at = loop.time()
+
+    def _on_flush_timer(self) -> None:
+        self._flush_timer = None
+        if self._pending and self._flush_task is None:
+            self._flush_task = asyncio.ensure_future(self._flush_on_timer())
+
+    async def _flush_on_timer(self) -> None:
+        try:
+            if self._pending and self._database is not None:
+                await self._commit()
+        except Exception:
+            # Nobody awaits this task: the peer-cache rows are dropped (they refill from
+            # Telegram's updates); the next write reports a lasting failure itself.
+            log.warning("could not commit the peer cache of %r", self.name, exc_info=True)
+        finally:
+            self._flush_task = None
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[Database]:
         """One write transaction; writers are serialised so coroutines never interleave them.
-        SQLite's errors become vault's."""
+        It starts with the written-behind steps. SQLite's errors become vault's."""
         async with self._writer() as db:
             try:
                 await db.run(_begin)
+                if self._pending:
+                    await db.run(functools.partial(_run_steps, self._take_pending()))
                 try:
                     yield db
                     await db.run(_end)
@@ -274,32 +358,35 @@ class SQLiteStorage(FieldStorage):
                 raise write_failure(error) from None
 
     async def _commit(self, *steps: Step) -> None:
-        """Run ``steps`` as one write transaction, committed when this returns: one call to
-        the writer (for FileStorage, one hop to its thread, BEGIN and COMMIT included)."""
+        """Run the written-behind steps and ``steps`` as one write transaction, committed
+        when this returns: one call to the writer (for FileStorage, one hop to its thread,
+        BEGIN and COMMIT included)."""
         db = self._db()
         try:
             if db.inline and not self._write_lock.locked():
                 # Nothing here awaits, so no other task can come between the statements: an
                 # inline write with no writer ahead of it skips the cost of the lock.
                 self._end_read()
-                _apply(steps, db.writer)
+                _apply_after(self._take_pending(), steps, db.writer, self.name)
                 return
             async with self._writer():
-                await db.run(functools.partial(_apply, steps))
+                pending = self._take_pending()
+                await db.run(functools.partial(_apply_after, pending, steps, name=self.name))
         except sqlite3.Error as error:
             raise write_failure(error) from None
 
     def _reading(self) -> sqlite3.Cursor | None:
         """The reader's cursor, ready for a query on the calling thread; ``None`` when the
-        read must wait (a write transaction is open and the reader would see it) or the
-        storage is not open. Fetch every row a query yields (all of vault's yield at most
-        one, or use ``fetchall``), so that no statement is left running to hold a read
-        transaction past ``_end_read``."""
+        read must wait (a write transaction is open and the reader would see it, or it
+        commits written-behind writes, whose calls have returned; or such writes must be
+        committed first) or the storage is not open. Fetch
+        every row a query yields (all of vault's yield at most one, or use ``fetchall``), so
+        that no statement is left running to hold a read transaction past ``_end_read``."""
         reader = self._reader
-        if reader is None:
+        if reader is None or self._pending:
             return None
         if self._writing:
-            return self._cursor if self._concurrent_reads else None
+            return self._cursor if self._concurrent_reads and not self._carrying else None
         if not reader.in_transaction:
             reader.execute("BEGIN")
         return self._cursor
@@ -307,8 +394,14 @@ class SQLiteStorage(FieldStorage):
     async def _wait_reading(self) -> sqlite3.Cursor:
         """The reader's cursor once the read may run (see :meth:`_reading`)."""
         self._db()  # raises if the storage is not open
-        async with self._write_lock:
-            cursor = self._reading()  # no write is running: no await until the read is done
+        while True:
+            if self._pending:
+                await self._commit()  # read your own written-behind writes
+            async with self._write_lock:
+                if self._pending:
+                    continue  # more were written behind meanwhile: commit them too
+                cursor = self._reading()  # no write is running: no await until the read is done
+            break
         if cursor is None:
             raise StorageNotOpenError(f"{self!r} is not open; await open() first")
         return cursor
@@ -347,12 +440,14 @@ class SQLiteStorage(FieldStorage):
             rows.sort(key=_BY_ID)
             return rows
 
+        self._db()  # raises if the storage is not open
         rows = chunk()
         if not rows:
             return
-        if len(rows) < self.WRITE_CHUNK:  # the usual update: all in one call
+        if len(rows) < self.WRITE_CHUNK:  # the usual update: written behind
             params, names = layout.peer_params(rows)
-            await self._commit((sql, params, True), *self._username_steps(names, now))
+            steps = [(sql, params, True), *self._username_steps(names, now)]
+            await self._write_behind(steps, len(rows))
             return
         async with self._transaction() as db:
             while rows:
@@ -364,9 +459,10 @@ class SQLiteStorage(FieldStorage):
                 rows = chunk()
 
     async def update_usernames(self, usernames: Iterable[UsernameRow]) -> None:
+        self._db()  # raises if the storage is not open
         owned = usernames_by_peer(usernames)
         if owned:
-            await self._commit(*self._username_steps(owned, self._now()))
+            await self._write_behind(self._username_steps(owned, self._now()), len(owned))
 
     def _username_steps(self, owned: dict[int, list[str]], now: int) -> list[Step]:
         """The steps that make ``owned`` each peer's whole list of usernames (extra ones, in
@@ -509,6 +605,50 @@ def _apply(steps: Sequence[Step], conn: sqlite3.Connection) -> None:
     except BaseException:
         conn.rollback()
         raise
+
+
+_INT64: Final = range(-(2**63), 2**63)
+_PLAIN_TYPES: Final = (str, float, bytes, type(None))
+
+
+def _plain_rows(sql: str, rows: Sequence[Any]) -> bool:
+    """Whether every row of ``rows`` is one SQLite takes for ``sql`` as it is: as many
+    values as placeholders, a 64-bit integer first (the peer id), then integers, text, bytes
+    or NULL, and no NULL peer type (a peer row's third value) or username (a username
+    row's second)."""
+    width = sql.count("?")
+    for row in rows:
+        if len(row) != width or type(row[0]) is not int or row[min(2, width - 1)] is None:
+            return False
+        for value in row:
+            if type(value) is int:
+                if value not in _INT64:
+                    return False
+            elif not isinstance(value, _PLAIN_TYPES):
+                return False
+    return True
+
+
+def _apply_after(
+    pending: Sequence[Step], steps: Sequence[Step], conn: sqlite3.Connection, name: str
+) -> None:
+    """Run the written-behind ``pending`` steps and ``steps`` as one transaction. If that
+    fails, each runs alone: peer-cache rows that cannot be written are dropped (and logged)
+    rather than keep the auth key or update state from being committed, and a write that
+    fails itself raises without taking the peer-cache rows with it."""
+    if pending:
+        try:
+            _apply([*pending, *steps], conn)
+            return
+        except Exception:  # a value SQLite refuses (an int past 64 bits is an OverflowError)
+            try:  # the fault may be in ``steps``: the peer-cache writes are kept if they can be
+                _apply(pending, conn)
+            except Exception:
+                log.warning(
+                    "dropped peer-cache writes of %r that failed to commit", name, exc_info=True
+                )
+    if steps:
+        _apply(steps, conn)
 
 
 def _begin(conn: sqlite3.Connection) -> None:
