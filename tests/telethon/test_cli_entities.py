@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import shutil
+import signal
 import sqlite3
 import subprocess
+import sys
+import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +32,20 @@ from vault.crypto import CHEAP_KDF
 from vault.storage import FileStorage
 from vault.telethon import encrypt_session_file
 
-from ..cli_helpers import CHEAP, cli_env, error_lines, json_info, run_cli
+from ..cli_helpers import (
+    CHEAP,
+    cli_env,
+    error_lines,
+    json_info,
+    leftovers,
+    run_cli,
+)
 from .entities import check_lookups, fill, plain_values, plaintext_with_entities, stored_rows
 from .helpers import AUTH_KEY, PASSPHRASE, encrypted, files_holding
 
 NEW_PASSPHRASE = "the new telethon passphrase"
 RAW_KEY = os.urandom(32)
+KILLS = 12
 API = (12345, "0123456789abcdef0123456789abcdef")
 SEALED_LINE = "peer cache:     sealed (usernames, phone numbers and names stored as tokens)"
 PLAIN_LINE = "peer cache:     plain (usernames, phone numbers and names readable)"
@@ -307,3 +320,62 @@ def test_file_checks_as_for_pyrogram_files(tmp_path: Path, env: dict[str, str]) 
     finally:
         telethon.close()
     assert plain_values(held)
+
+
+#: The command line, started and then killed after it printed "ready" (its imports done), as
+#: tests/telethon/test_crash.py kills the Python functions.
+CHILD = """
+import sys
+from vault.cli import main
+print("ready", flush=True)
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _argv(step: str, path: Path) -> list[str]:
+    if step == "encrypt":
+        return ["encrypt", str(path), "--passphrase-env", "TG_PASS", *CHEAP]
+    return ["seal-peers", str(path), "--passphrase-env", "TG_PASS"]
+
+
+def _killed(argv: list[str], env: dict[str, str], delay: float) -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, *argv], env=env, stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None
+    assert child.stdout.readline().strip() == "ready"
+    time.sleep(delay)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    child.stdout.close()
+
+
+@pytest.mark.parametrize("step", ["encrypt", "seal-peers"])
+def test_sigkill_leaves_the_old_file_or_the_sealed_one(
+    tmp_path: Path, env: dict[str, str], step: str
+) -> None:
+    """SIGKILLed at any moment, encrypt (of a plaintext file) and seal-peers (of an encrypted
+    one with a plain cache) leave the file as it was, or with the key and the cache sealed
+    together: never a half-sealed cache, nor a sealed one under a key without the index key."""
+    path = _unsealed(tmp_path, "acct") if step == "seal-peers" else plaintext_with_entities(
+        tmp_path / "acct")  # fmt: skip
+    pristine = path.read_bytes()
+    plain_rows = stored_rows(path)
+    outcomes: Counter[str] = Counter()
+    rng = random.Random(15)
+    for _ in range(KILLS):
+        path.write_bytes(pristine)
+        _killed(_argv(step, path), env, rng.uniform(0, 0.04))
+        with sqlite3.connect(path) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        conn.close()
+        if json_info(_cli(env, "--json", "info", path))["peers_sealed"]:
+            outcomes["sealed"] += 1
+            _finds_everything(path)
+        else:
+            outcomes["old"] += 1
+            assert stored_rows(path) == plain_rows
+        _ok(env, *_argv(step, path))  # the next run finishes the job
+        _finds_everything(path)
+        assert leftovers(tmp_path) == [] and files_holding(path, AUTH_KEY) == []
+    assert outcomes["old"] > 0 and outcomes["sealed"] > 0, outcomes
