@@ -379,3 +379,15 @@ def test_sigkill_leaves_the_old_file_or_the_sealed_one(
         _finds_everything(path)
         assert leftovers(tmp_path) == [] and files_holding(path, AUTH_KEY) == []
     assert outcomes["old"] > 0 and outcomes["sealed"] > 0, outcomes
+
+
+def test_decrypt_empties_the_tokens(tmp_path: Path, env: dict[str, str]) -> None:
+    """As decrypt_session_file: without the index key the tokens find nothing, and Telethon's
+    own session still finds the entities by id."""
+    path = _sealed_file(tmp_path, env)
+    _ok(env, "decrypt", path, "--confirm-plaintext", "--passphrase-env", "TG_PASS")
+    assert {row[2:] for row in stored_rows(path)} == {(None, None, None)}
+    telethon = SQLiteSession(str(tmp_path / "acct"))
+    assert telethon.auth_key.key == AUTH_KEY
+    assert telethon.get_input_entity(7_000_005) == types.InputPeerUser(7_000_005, 1005)
+    telethon.close()

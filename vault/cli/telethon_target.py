@@ -33,6 +33,7 @@ from ..storage import MemoryStorage
 from ..storage.values import UNSET, Unset
 from ..telethon.files import (
     EXTENSION,
+    clear_entity_table,
     scrub,
     seal_entity_rows,
     seal_session_entities,
@@ -197,7 +198,9 @@ class TelethonTarget(LockedFile[TelethonSnapshot]):
             storage = TelethonSnapshot(temp, self.name)
             async with edit(storage) as outcome:
                 outcomes.append(outcome)
-            await asyncio.to_thread(_store_auth_key, temp, storage.stored)
+                # Decrypted (stored in the clear) from a sealed cache: its tokens are emptied.
+                clear = not outcome.sealed and outcome.peer_index is not None
+            await asyncio.to_thread(_store_auth_key, temp, storage.stored, clear_entities=clear)
 
         async def verify(temp: Path) -> None:
             await self._check(
@@ -379,13 +382,17 @@ async def export_telethon(
             session.close()
 
 
-def _store_auth_key(path: Path, stored: bytes | None) -> None:
+def _store_auth_key(path: Path, stored: bytes | None, *, clear_entities: bool = False) -> None:
     """Write the auth key field into the Telethon file ``path`` (a private copy); a
-    temporary auth key, a secret too, is emptied."""
+    temporary auth key, a secret too, is emptied. With ``clear_entities``, the tokens of a
+    sealed entity cache too, as ``decrypt_session_file`` empties them (they find nothing
+    without the index key; ids and access hashes stay)."""
     with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as conn:
         conn.execute("PRAGMA secure_delete = ON")
         conn.execute("BEGIN IMMEDIATE")
         _write_key(conn, stored)
+        if clear_entities:
+            clear_entity_table(conn)
         conn.execute("COMMIT")
 
 

@@ -32,6 +32,7 @@ from ._entity_tokens import EntityTokens, clear_entity_table, seal_entity_table
 from ._sealer import AuthKeySealer, is_plain_auth_key, new_keyset, parse_stored, unlock_keyset
 
 __all__ = [
+    "clear_entity_table",
     "decrypt_session_file",
     "encrypt_session_file",
     "scrub",
