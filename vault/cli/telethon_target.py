@@ -8,10 +8,12 @@ envelopes are the ones :mod:`vault.telethon` makes and opens: bound to the same 
 and to no identity fields (a Telethon file keeps no user id or test flag, and
 :mod:`vault.telethon` binds none).
 
-``encrypt`` writes the sealed key over the plaintext one in the file itself
-(:meth:`TelethonTarget.change_in_place`); the other changes write the resulting auth key field
-into a copy of the file, which :func:`~vault.cli.rewrite.rewrite` compacts, verifies, scans
-for the plaintext key and renames over the file. A crash leaves the old or the new session.
+``encrypt`` writes the sealed key over the plaintext one in the file itself, and seals the
+entity cache in the same transaction (:meth:`TelethonTarget.change_in_place`); ``seal-peers``
+runs :func:`~vault.telethon.seal_session_entities` on the file; the other changes write the
+resulting auth key field (which keeps the index key) into a copy of the file, which
+:func:`~vault.cli.rewrite.rewrite` compacts, verifies, scans for the plaintext key and renames
+over the file. A crash leaves the old or the new session.
 Nothing here imports Telethon, but for making a new file (:meth:`TelethonTarget.create`) and
 exporting an encrypted one (:func:`export_telethon`).
 """
