@@ -123,12 +123,16 @@ async def _read(
         return data, None
     assert view.header is not None  # encrypted
     sealer = AuthKeySealer(await asyncio.to_thread(_unlock, view.header, unlock), source.name)
-    raw = await source.snapshot()
-    raw.expects_envelopes = True  # read as stored, opened by the sealer below
-    async with opened(raw):
-        stored = await raw.auth_key()
-    sealer.open(stored, rebind=True)  # authenticated above; only its index key is wanted
-    sealer.forget()
+    try:
+        raw = await source.snapshot()
+        raw.expects_envelopes = True  # read as stored, opened by the sealer below
+        async with opened(raw):
+            stored = await raw.auth_key()
+        sealer.open(stored, rebind=True)  # authenticated above; only its index key is wanted
+        sealer.forget()
+    except BaseException:
+        sealer.close()
+        raise
     return data, sealer
 
 

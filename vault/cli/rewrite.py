@@ -71,9 +71,8 @@ async def overwrite_auth_key(
     through the write-ahead log (a rollback journal would keep a copy of the old page in a
     deleted file), which is then checkpointed and truncated. With ``peer_index``, ``seal``
     replaces the cached usernames and phone numbers (a Pyrogram-family file's, by default) by
-    their tokens the same way. One transaction: a
-    crash leaves the old or the new session. Call it while holding
-    :func:`~vault.cli.atomic.locked`."""
+    their tokens the same way. One transaction: a crash leaves the old or the new session.
+    Call it while holding :func:`~vault.cli.atomic.locked`."""
     await asyncio.to_thread(_overwrite, path, value, peer_index, seal)
 
 

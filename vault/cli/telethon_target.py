@@ -235,12 +235,12 @@ class TelethonTarget(LockedFile[TelethonSnapshot]):
             # Inside the edit: the peer index is wiped when its vault closes.
             await overwrite_auth_key(self.path, field, outcome.peer_index, seal_entity_rows)
         await asyncio.to_thread(_journal_mode, self.path, "DELETE")  # Telethon's own, again
-        self._shared_links(others)
         await self._check(
             self.path,
             outcome,
             f"{self.path} did not check out after the change; restore it from a backup",
         )
+        self._shared_links(others)
         return outcome
 
     async def seal_peers(self, unlock: dict[str, Any], *, rebind: bool) -> None:
