@@ -139,11 +139,15 @@ def test_info_on_an_encrypted_file_with_a_plain_cache(tmp_path: Path, env: dict[
     ],
 )  # fmt: skip
 def test_slot_commands_keep_the_index_key(
-    tmp_path: Path, env: dict[str, str], command: tuple[str, ...], unlock: dict[str, Any]
+    tmp_path: Path,
+    env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    command: tuple[str, ...],
+    unlock: dict[str, Any],
 ) -> None:
     path = _sealed_file(tmp_path, env)
     rows = stored_rows(path)
-    os.chdir(tmp_path)  # raw.key
+    monkeypatch.chdir(tmp_path)  # raw.key
     _ok(env, command[0], path, *command[1:])
     assert stored_rows(path) == rows  # the same tokens: the same index key
     _finds_everything(path, **unlock)
