@@ -100,6 +100,13 @@ def _sealed_file(tmp_path: Path, env: dict[str, str], name: str = "acct") -> Pat
     return path
 
 
+def _unsealed(tmp_path: Path, name: str) -> Path:
+    """An encrypted file with a plain entity cache (``encrypt_session_file(seal_peers=False)``)."""
+    path = plaintext_with_entities(tmp_path / name)
+    encrypt_session_file(path, passphrase=PASSPHRASE, kdf=CHEAP_KDF, seal_peers=False)
+    return path
+
+
 def _info(env: dict[str, str], path: Path) -> tuple[dict[str, Any], str]:
     return json_info(_cli(env, "--json", "info", path)), _ok(env, "info", path)
 
@@ -120,8 +127,7 @@ def test_encrypt_seals_the_entity_cache_in_place(tmp_path: Path, env: dict[str, 
 
 
 def test_info_on_an_encrypted_file_with_a_plain_cache(tmp_path: Path, env: dict[str, str]) -> None:
-    path = plaintext_with_entities(tmp_path / "acct")
-    encrypt_session_file(path, passphrase=PASSPHRASE, kdf=CHEAP_KDF, seal_peers=False)
+    path = _unsealed(tmp_path, "acct")
     facts, text = _info(env, path)
     assert facts["encrypted"] is True and facts["peers_sealed"] is False
     assert PLAIN_LINE in text.splitlines()
@@ -258,8 +264,7 @@ def test_convert_of_a_plaintext_file_seals_the_new_cache(
 
 
 def test_seal_peers_seals_an_encrypted_plain_cache(tmp_path: Path, env: dict[str, str]) -> None:
-    path = plaintext_with_entities(tmp_path / "acct")
-    encrypt_session_file(path, passphrase=PASSPHRASE, kdf=CHEAP_KDF, seal_peers=False)
+    path = _unsealed(tmp_path, "acct")
     assert plain_values(path)
     out = _ok(env, "seal-peers", path, "--passphrase-env", "TG_PASS")
     assert "usernames, phone numbers and names are now tokens" in out
@@ -283,12 +288,6 @@ def test_seal_peers_refusals_and_rebind(tmp_path: Path, env: dict[str, str]) -> 
     assert plain_values(moved)  # unchanged
     _ok(env, "seal-peers", moved, "--rebind", "--passphrase-env", "TG_PASS")
     _finds_everything(moved)
-
-
-def _unsealed(tmp_path: Path, name: str) -> Path:
-    path = plaintext_with_entities(tmp_path / name)
-    encrypt_session_file(path, passphrase=PASSPHRASE, kdf=CHEAP_KDF, seal_peers=False)
-    return path
 
 
 def test_file_checks_as_for_pyrogram_files(tmp_path: Path, env: dict[str, str]) -> None:
