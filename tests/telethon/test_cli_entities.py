@@ -288,6 +288,10 @@ def test_seal_peers_refusals_and_rebind(tmp_path: Path, env: dict[str, str]) -> 
     assert plain_values(moved)  # unchanged
     _ok(env, "seal-peers", moved, "--rebind", "--passphrase-env", "TG_PASS")
     _finds_everything(moved)
+    other_name = tmp_path / "acct.db"  # SQLiteSession("acct.db") would open acct.db.session
+    shutil.copy(tmp_path / "acct.session", other_name)
+    misnamed = _cli(env, "seal-peers", other_name, "--passphrase-env", "TG_PASS")
+    assert misnamed.returncode == 7 and "does not end in .session" in misnamed.stderr
 
 
 def test_file_checks_as_for_pyrogram_files(tmp_path: Path, env: dict[str, str]) -> None:
