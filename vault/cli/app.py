@@ -449,7 +449,8 @@ def _slot_commands(commands: Subparsers) -> None:
         "Replace the usernames and phone numbers cached in encrypted session files by keyed "
         "tokens (lookups keep working; sessions made or encrypted by this version already "
         "are). A verified copy atomically replaces each file, as for decrypt: nothing plain "
-        "is left in the new file, its WAL or free pages.",
+        "is left in the new file, its WAL or free pages. A Telethon file's entity cache "
+        "(names too) is sealed in the file itself, in one transaction, then the file rebuilt.",
     )
     p.add_argument("paths", nargs="*", metavar="PATH", help="encrypted session files")
     add_credential_options(p)

@@ -11,7 +11,6 @@ client has it open.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import sys
 from collections.abc import Callable
@@ -27,8 +26,6 @@ from ..storage import Storage
 from .credentials import Credentials, PassphraseSource, new_passphrase_source, read_new_key
 from .describe import info_facts, render
 from .exits import CliError, Exit
-from .peer_cache import seal_cached_rows
-from .sessionfile import SessionFile
 from .slot_ids import find_slot, slot_ids
 from .target import SessionView, Target
 from .vaults import (
@@ -117,7 +114,7 @@ def _unlock_code(slots: tuple[Slot, ...]) -> str:
 
 async def seal_peers(target: AnyTarget, creds: Credentials, *, rebind: bool = False) -> str:
     """Seal the peer cache of an encrypted session: give it an index key and replace every
-    stored username and phone number by its token (in the verified copy a change makes)."""
+    stored username and phone number (and, in a Telethon file, name) by its token."""
     if not target.seals_stored_peers:
         raise CliError(
             Exit.REFUSED,
@@ -128,16 +125,8 @@ async def seal_peers(target: AnyTarget, creds: Credentials, *, rebind: bool = Fa
         _require_encrypted(target, view)
         if view.peers_sealed:
             return f"skipped {target}: its peer cache is already sealed"
-
-        async def change(storage: EncryptedStorage) -> dict[str, Any]:
-            await storage.seal_peer_cache()
-            index, inner = storage.peer_index, storage.inner
-            if index is not None and isinstance(inner, SessionFile):
-                await asyncio.to_thread(seal_cached_rows, inner.database, index)
-            return creds.unlock_kwargs()
-
-        await target.change(editing(unlocking(creds.unlock_kwargs(), rebind=rebind), change))
-    return f"sealed the peer cache of {target}: usernames and phone numbers are now tokens"
+        await target.seal_peers(creds.unlock_kwargs(), rebind=rebind)
+    return f"sealed the peer cache of {target}: {target.cached_values} are now tokens"
 
 
 async def decrypt(target: AnyTarget, creds: Credentials, *, rebind: bool = False) -> str:
@@ -258,7 +247,7 @@ async def info(target: AnyTarget, *, as_json: bool) -> str | dict[str, Any]:
     facts = info_facts(await target.view())
     if as_json:
         return facts
-    return render(facts, target.head(facts), target.cli_args)
+    return render(facts, target.head(facts), target.cli_args, target.cached_values)
 
 
 async def export(

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from ..crypto.envelope import Header, Purpose, parse
+from ..crypto.identity import SessionIdentity
 from ..crypto.keyset import Keyset
 from ..crypto.sealer import AuthKeySealer
 from ..crypto.slots import Credentials as SlotCredentials
@@ -29,7 +31,6 @@ from ..crypto.strings import is_encrypted_string, open_session, parse_encrypted_
 from ..session_string import SessionData, decode_session_string, encode_session_string
 from ..storage import Storage
 from ..storage.datacenters import public_address
-from ..telethon.files import session_name
 from ..telethon.strings import (
     TelethonData,
     decode_telethon_string,
@@ -45,6 +46,7 @@ from .credentials import Credentials
 from .exits import CliError, Exit
 from .file_target import FileTarget
 from .secret_input import read_stdin_secret
+from .sessionfile import SessionFile
 from .string_commands import ask_int, writing_plain
 from .target import SessionView, Target
 from .telethon_target import TelethonTarget, is_telethon_file
@@ -74,15 +76,15 @@ async def convert(args: argparse.Namespace) -> str:
     # A prompt asks for the source's passphrase, or for the destination's new one.
     creds = Credentials(args, label="Passphrase" if view.encrypted else "New passphrase")
     creds.check()
-    data, keyset = await _read(source, view, creds, args, extra)
+    data, sealer = await _read(source, view, creds, args, extra)
     try:
         if telethon_source:
-            outcome = await FileTarget(dest).create(_pyrogram_edit(data, keyset, creds, args))
+            outcome = await FileTarget(dest).create(_pyrogram_edit(data, sealer, creds, args))
         else:
-            outcome = await _create_telethon(TelethonTarget(dest), data, keyset, creds, args)
+            outcome = await _create_telethon(TelethonTarget(dest), data, sealer, creds, args)
     finally:
-        if keyset is not None:
-            keyset.wipe()
+        if sealer is not None:
+            sealer.close()
     if not outcome.sealed:
         warn(f"{dest} stores the auth key in the clear; protect it with `session-vault encrypt`")
     state = "encrypted" if outcome.sealed else "UNENCRYPTED"
@@ -105,9 +107,11 @@ async def _read(
     creds: Credentials,
     args: argparse.Namespace,
     extra: dict[str, Any] | None,
-) -> tuple[SessionData, Keyset | None]:
+) -> tuple[SessionData, AuthKeySealer | None]:
     """The source's session (see :func:`_session`) and, when the destination keeps the
-    source's slots, the source's unlocked vault (the auth key stays in memory only)."""
+    source's slots, a sealer over the source's unlocked vault holding its peer index key
+    (``None`` if its cache is plain), so the destination's cache is sealed under the same
+    one (the auth key stays in memory only)."""
     snapshot = await source.snapshot()
     if not view.encrypted:
         async with opened(snapshot):
@@ -118,7 +122,18 @@ async def _read(
     if args.plain:
         return data, None
     assert view.header is not None  # encrypted
-    return data, await asyncio.to_thread(_unlock, view.header, unlock)
+    sealer = AuthKeySealer(await asyncio.to_thread(_unlock, view.header, unlock), source.name)
+    try:
+        raw = await source.snapshot()
+        raw.expects_envelopes = True  # read as stored, opened by the sealer below
+        async with opened(raw):
+            stored = await raw.auth_key()
+        sealer.open(stored, rebind=True)  # authenticated above; only its index key is wanted
+        sealer.forget()
+    except BaseException:
+        sealer.close()
+        raise
+    return data, sealer
 
 
 async def _session(
@@ -145,23 +160,44 @@ def _unlock(header: Header, unlock: dict[str, Any]) -> Keyset:
 
 
 def _pyrogram_edit(
-    data: SessionData, keyset: Keyset | None, creds: Credentials, args: argparse.Namespace
+    data: SessionData, source: AuthKeySealer | None, creds: Credentials, args: argparse.Namespace
 ) -> Edit:
     """The edit that writes ``data`` into the new Pyrogram-family file."""
     if args.plain:
         return writing_plain(data)
-    if keyset is not None:  # the source's vault, sealing an encrypted string opened next
-        unlock = creds.unlock_kwargs()
-        text = seal_session(keyset, data)
-        return editing(unlocking(unlock, session_string=text), unchanged(unlock))
+    if source is not None:
+        return _sealed_by(source, data, creds.unlock_kwargs())
     new = creds.new_kwargs()
     return editing(migrating(new, session_string=encode_session_string(data)), unchanged(new))
+
+
+def _sealed_by(source: AuthKeySealer, data: SessionData, unlock: dict[str, Any]) -> Edit:
+    """The edit that stores ``data`` with its auth key sealed under the source's vault and
+    peer index key (bound to the new file's name and ``data``'s identity fields), then opens
+    it with ``unlock`` as every command does."""
+    opener = editing(unlocking(unlock), unchanged(unlock))
+
+    @asynccontextmanager
+    async def edit(inner: Storage) -> AsyncIterator[Outcome]:
+        assert isinstance(inner, SessionFile)
+        identity = SessionIdentity.stored(data.dc_id, data.test_mode, data.user_id)
+        sealer = AuthKeySealer(source.keyset, inner.name, identity, index_key=source.index_key)
+        envelope = sealer.seal(data.auth_key)
+        sealer.forget()  # not closed: the keyset is the source's, wiped by convert()
+        plain = SessionFile(inner.database, inner.name)
+        plain.expects_envelopes = True  # the envelope is stored as it is
+        async with opened(plain):
+            await plain.load_session_data(dataclasses.replace(data, auth_key=envelope))
+        async with opener(inner) as outcome:
+            yield outcome
+
+    return edit
 
 
 async def _create_telethon(
     dest: TelethonTarget,
     data: SessionData,
-    keyset: Keyset | None,
+    source: AuthKeySealer | None,
     creds: Credentials,
     args: argparse.Namespace,
 ) -> Outcome:
@@ -170,9 +206,11 @@ async def _create_telethon(
     dc = (telethon.dc_id, telethon.server_address, telethon.port)
     if args.plain:
         return await dest.create(_kept_plain(data.auth_key), dc, data.auth_key)
-    if keyset is not None:  # sealed under the source's vault for the new file, then opened
+    if source is not None:  # sealed under the source's vault and index key, then opened
         unlock = creds.unlock_kwargs()
-        envelope = AuthKeySealer(keyset, session_name(dest.path)).seal(data.auth_key)
+        sealer = AuthKeySealer(source.keyset, dest.name, index_key=source.index_key)
+        envelope = sealer.seal(data.auth_key)
+        sealer.forget()  # not closed: the keyset is the source's, wiped by convert()
         return await dest.create(editing(unlocking(unlock), unchanged(unlock)), dc, envelope)
     new = creds.new_kwargs()
     return await dest.create(editing(migrating(new), unchanged(new)), dc, data.auth_key)

@@ -62,15 +62,15 @@ def _yes_no(value: object) -> str:
     return "-" if value is None else ("yes" if value else "no")
 
 
-def _peer_cache(facts: dict[str, Any]) -> str:
+def _peer_cache(facts: dict[str, Any], values: str) -> str:
     if facts["peers_sealed"]:
-        return "sealed (usernames and phone numbers stored as tokens)"
-    return "plain (usernames and phone numbers readable)"
+        return f"sealed ({values} stored as tokens)"
+    return f"plain ({values} readable)"
 
 
-def render(facts: dict[str, Any], head: list[str], target: str) -> str:
+def render(facts: dict[str, Any], head: list[str], target: str, cached_values: str) -> str:
     """``facts`` as text: the ``head`` lines, then encryption and account; ``target`` is how
-    the encrypt command names this session."""
+    the encrypt command names this session, ``cached_values`` what its peer cache holds."""
     lines = list(head)
     enc = facts["encryption"]
     if enc is None:
@@ -112,6 +112,6 @@ def render(facts: dict[str, Any], head: list[str], target: str) -> str:
         f"last saved:     {saved}",
         f"peers cached:   {facts['peers']} (usernames {facts['usernames']}, "
         f"update states {facts['update_states']})",
-        f"peer cache:     {_peer_cache(facts)}",
+        f"peer cache:     {_peer_cache(facts, cached_values)}",
     ]
     return "\n".join(lines)

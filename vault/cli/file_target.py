@@ -10,40 +10,43 @@ only if no file has that name.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from ..encrypted import EncryptedStorage
+from ..storage import Storage
 from . import atomic
 from .atomic import link_new, remove_with_side_files, scan_for, temp_path
 from .commands import warn
 from .exits import CliError, Exit
 from .installed_client import client_facts, client_lines
+from .peer_cache import seal_cached_rows
 from .rewrite import overwrite_auth_key, rewrite
 from .sessionfile import SCHEMA_NAMES, SessionFile, Snapshot, session_name
 from .target import CACHE_TABLES, Target
-from .vaults import Edit, Outcome, check_same_key, read_auth_key
+from .vaults import Edit, Outcome, check_same_key, editing, read_auth_key, unlocking
 
-__all__ = ["FileTarget"]
+__all__ = ["FileTarget", "LockedFile"]
+
+SnapshotT = TypeVar("SnapshotT", bound=Storage)
 
 
-class FileTarget(Target[Snapshot]):
-    """The session file at ``path``."""
+class LockedFile(Target[SnapshotT]):
+    """What every session file target (Pyrogram family, Telethon) shares: :meth:`locked`
+    refuses a symbolic link and a file another process has open, takes the clients' lock and
+    makes the file owner-only (:func:`~vault.cli.atomic.locked`); the hard links to the file
+    are counted and reported after a change."""
 
     seals_stored_peers = True
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.name = session_name(path)
         self.label = self.cli_args = str(path)
         self._fd: int | None = None  # the locked descriptor, inside locked()
-        workdir = "" if path.parent == Path() else f", workdir={str(path.parent)!r}"
-        self.storage_code = f"FileStorage({self.name!r}{workdir})"
-
-    async def snapshot(self) -> Snapshot:
-        return Snapshot(self.path)
 
     @contextlib.contextmanager
     def _held(self) -> Iterator[None]:
@@ -56,6 +59,53 @@ class FileTarget(Target[Snapshot]):
 
     def locked(self) -> contextlib.AbstractContextManager[None]:
         return self._held()
+
+    def _other_links(self) -> int:
+        """How many other hard links the locked file has."""
+        assert self._fd is not None
+        return os.fstat(self._fd).st_nlink - 1
+
+    def _replaced_links(self, others: int) -> None:
+        """Warn that ``others`` hard links keep the version a replaced file had."""
+        if others:
+            warn(
+                f"{self.path} had {others} other hard link(s); they were not changed and keep "
+                "the previous version of the session: remove them, or run this on them too"
+            )
+
+    def _shared_links(self, others: int, what: str = "the encrypted session") -> None:
+        """Warn that ``others`` hard links share the change made in the file itself."""
+        if others:
+            warn(
+                f"{self.path} has {others} other hard link(s): they are this same file, so they "
+                f"now hold {what} too (opening it under another name needs --rebind, or "
+                "rebind=True in Python)"
+            )
+
+
+class FileTarget(LockedFile[Snapshot]):
+    """The session file at ``path``."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.name = session_name(path)
+        workdir = "" if path.parent == Path() else f", workdir={str(path.parent)!r}"
+        self.storage_code = f"FileStorage({self.name!r}{workdir})"
+
+    async def snapshot(self) -> Snapshot:
+        return Snapshot(self.path)
+
+    async def seal_peers(self, unlock: dict[str, Any], *, rebind: bool) -> None:
+        """See :meth:`Target.seal_peers`: in the verified copy :meth:`change` makes."""
+
+        async def change(storage: EncryptedStorage) -> dict[str, Any]:
+            await storage.seal_peer_cache()
+            index, inner = storage.peer_index, storage.inner
+            if index is not None and isinstance(inner, SessionFile):
+                await asyncio.to_thread(seal_cached_rows, inner.database, index)
+            return unlock
+
+        await self.change(editing(unlocking(unlock, rebind=rebind), change))
 
     async def change(self, edit: Edit) -> Outcome:
         """See :meth:`Target.change`; call it inside :meth:`locked`. The plaintext auth key
@@ -75,11 +125,7 @@ class FileTarget(Target[Snapshot]):
 
         others = self._other_links()
         await rewrite(self.path, step, verify, forbidden=forbidden)
-        if others:
-            warn(
-                f"{self.path} had {others} other hard link(s); they were not changed and keep "
-                "the previous version of the session: remove them, or run this on them too"
-            )
+        self._replaced_links(others)
         return outcomes[0]
 
     async def change_in_place(self, edit: Edit) -> Outcome:
@@ -112,17 +158,8 @@ class FileTarget(Target[Snapshot]):
                 f"the plaintext auth key was still found in {self.path} after encrypting it "
                 "(please report this)",
             )
-        if others:
-            warn(
-                f"{self.path} has {others} other hard link(s): they are this same file, so they "
-                "now hold the encrypted session too (opening it under another name needs "
-                "--rebind, or rebind=True in Python)"
-            )
+        self._shared_links(others)
         return outcome
-
-    def _other_links(self) -> int:
-        assert self._fd is not None
-        return os.fstat(self._fd).st_nlink - 1
 
     async def create(self, edit: Edit) -> Outcome:
         """Create the file, which must not exist yet, from what ``edit`` writes into an empty

@@ -20,10 +20,12 @@ from .atomic import remove_stale_temps, remove_with_side_files, replace, scan_fo
 from .exits import CliError, Exit
 from .peer_cache import seal_rows
 
-__all__ = ["Step", "copy_database", "overwrite_auth_key", "rewrite"]
+__all__ = ["RowSealer", "Step", "copy_database", "overwrite_auth_key", "rewrite"]
 
 #: A step on the temporary copy, given its path.
 Step = Callable[[Path], Awaitable[None]]
+#: Seals the cached rows of a session file inside the transaction held on the connection.
+RowSealer = Callable[[sqlite3.Connection, PeerIndex], int]
 
 
 async def rewrite(
@@ -59,19 +61,24 @@ async def rewrite(
 
 
 async def overwrite_auth_key(
-    path: Path, value: bytes | None, peer_index: PeerIndex | None = None
+    path: Path,
+    value: bytes | None,
+    peer_index: PeerIndex | None = None,
+    seal: RowSealer = seal_rows,
 ) -> None:
     """Store ``value`` in the auth key field of the session file ``path`` itself, overwriting
     the old value where it lies: ``secure_delete`` zeroes its freed bytes, and the write goes
     through the write-ahead log (a rollback journal would keep a copy of the old page in a
-    deleted file), which is then checkpointed and truncated. With ``peer_index``, the cached
-    usernames and phone numbers are replaced by their tokens the same way. One transaction: a
-    crash leaves the old or the new session. Call it while holding
-    :func:`~vault.cli.atomic.locked`."""
-    await asyncio.to_thread(_overwrite, path, value, peer_index)
+    deleted file), which is then checkpointed and truncated. With ``peer_index``, ``seal``
+    replaces the cached usernames and phone numbers (a Pyrogram-family file's, by default) by
+    their tokens the same way. One transaction: a crash leaves the old or the new session.
+    Call it while holding :func:`~vault.cli.atomic.locked`."""
+    await asyncio.to_thread(_overwrite, path, value, peer_index, seal)
 
 
-def _overwrite(path: Path, value: bytes | None, peer_index: PeerIndex | None) -> None:
+def _overwrite(
+    path: Path, value: bytes | None, peer_index: PeerIndex | None, seal: RowSealer
+) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute("PRAGMA secure_delete = ON")
@@ -86,7 +93,7 @@ def _overwrite(path: Path, value: bytes | None, peer_index: PeerIndex | None) ->
         try:
             conn.execute("UPDATE sessions SET auth_key = ?", (value,))
             if peer_index is not None:
-                seal_rows(conn, peer_index)
+                seal(conn, peer_index)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:

@@ -77,6 +77,8 @@ class Target(abc.ABC, Generic[SnapshotT]):
     vault_code: str = "EncryptedStorage"
     #: Whether the commands seal the peer rows this kind of target stores (session files).
     seals_stored_peers: bool = False
+    #: What a sealed peer cache of this kind of target stores as tokens (as ``info`` says).
+    cached_values: str = "usernames and phone numbers"
 
     def __str__(self) -> str:
         return self.label
@@ -104,6 +106,13 @@ class Target(abc.ABC, Generic[SnapshotT]):
         key) does not stay behind in the old copy's bytes; a crash still leaves the old or the
         new session. A failed check can no longer put the old session back."""
         return await self.change(edit)
+
+    async def seal_peers(self, unlock: dict[str, Any], *, rebind: bool) -> None:
+        """Give the peer cache of the encrypted session an index key and replace every cached
+        value :attr:`cached_values` names by its token; call it inside :meth:`locked`, on a
+        target that :attr:`seals_stored_peers`. ``unlock``: the unlocking options; ``rebind``:
+        see :func:`~.vaults.unlocking`. A crash leaves the old or the new session."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no peer rows to seal")
 
     @abc.abstractmethod
     async def _place(self, snapshot: SnapshotT) -> dict[str, Any]:

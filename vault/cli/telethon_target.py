@@ -8,10 +8,12 @@ envelopes are the ones :mod:`vault.telethon` makes and opens: bound to the same 
 and to no identity fields (a Telethon file keeps no user id or test flag, and
 :mod:`vault.telethon` binds none).
 
-``encrypt`` writes the sealed key over the plaintext one in the file itself
-(:meth:`TelethonTarget.change_in_place`); the other changes write the resulting auth key field
-into a copy of the file, which :func:`~vault.cli.rewrite.rewrite` compacts, verifies, scans
-for the plaintext key and renames over the file. A crash leaves the old or the new session.
+``encrypt`` writes the sealed key over the plaintext one in the file itself, and seals the
+entity cache in the same transaction (:meth:`TelethonTarget.change_in_place`); ``seal-peers``
+runs :func:`~vault.telethon.seal_session_entities` on the file; the other changes write the
+resulting auth key field (which keeps the index key) into a copy of the file, which
+:func:`~vault.cli.rewrite.rewrite` compacts, verifies, scans for the plaintext key and renames
+over the file. A crash leaves the old or the new session.
 Nothing here imports Telethon, but for making a new file (:meth:`TelethonTarget.create`) and
 exporting an encrypted one (:func:`export_telethon`).
 """
@@ -21,27 +23,34 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import sqlite3
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from ..errors import SchemaError
+from ..errors import RebindNeededError, SchemaError
 from ..storage import MemoryStorage
 from ..storage.values import UNSET, Unset
-from ..telethon.files import scrub, session_name
+from ..telethon.files import (
+    EXTENSION,
+    clear_entity_table,
+    scrub,
+    seal_entity_rows,
+    seal_session_entities,
+    session_name,
+)
 from ..telethon.strings import TelethonData, encode_telethon_string, encrypt_telethon_string
 from . import atomic
 from .commands import PLAIN_WARNING, export_plain_session, warn
 from .credentials import Credentials
 from .exits import CliError, Exit
-from .file_target import FileTarget
+from .file_target import FileTarget, LockedFile
 from .rewrite import copy_database, overwrite_auth_key, rewrite
 from .sessionfile import existing_file
 from .target import SessionView, Target
-from .vaults import Edit, Outcome, read_auth_key
+from .vaults import Edit, Outcome, read_auth_key, rebind_needed
 
 __all__ = [
     "TelethonRow",
@@ -168,29 +177,20 @@ class TelethonSnapshot(MemoryStorage):
             raise ValueError(f"a Telethon session file keeps no {name} for the auth key to bind")
 
 
-class TelethonTarget(Target[TelethonSnapshot]):
-    """The Telethon session file at ``path``."""
+class TelethonTarget(LockedFile[TelethonSnapshot]):
+    """The Telethon session file at ``path``. :meth:`locked` is a Pyrogram-family file's: a
+    running Telethon client takes no lock, but has the file open, which is refused."""
 
     vault_code = "vault.telethon.EncryptedSession"
+    cached_values = "usernames, phone numbers and names"
 
     def __init__(self, path: Path) -> None:
-        self.path = path
+        super().__init__(path)
         self.name = session_name(path)
-        self.label = self.cli_args = str(path)
         self.storage_code = f"SQLiteSession({str(path)!r})"
 
     async def snapshot(self) -> TelethonSnapshot:
         return TelethonSnapshot(self.path, self.name)
-
-    @contextlib.contextmanager
-    def _held(self) -> Iterator[None]:
-        # The flock session-vault takes, and the check that no other process (a running
-        # Telethon client, which takes no lock) has the file open.
-        with atomic.locked(self.path):
-            yield
-
-    def locked(self) -> contextlib.AbstractContextManager[None]:
-        return self._held()
 
     async def change(self, edit: Edit) -> Outcome:
         """See :meth:`Target.change`; call it inside :meth:`locked`."""
@@ -200,7 +200,9 @@ class TelethonTarget(Target[TelethonSnapshot]):
             storage = TelethonSnapshot(temp, self.name)
             async with edit(storage) as outcome:
                 outcomes.append(outcome)
-            await asyncio.to_thread(_store_auth_key, temp, storage.stored)
+                # Decrypted (stored in the clear) from a sealed cache: its tokens are emptied.
+                clear = not outcome.sealed and outcome.peer_index is not None
+            await asyncio.to_thread(_store_auth_key, temp, storage.stored, clear_entities=clear)
 
         async def verify(temp: Path) -> None:
             await self._check(
@@ -213,25 +215,51 @@ class TelethonTarget(Target[TelethonSnapshot]):
         def forbidden() -> bytes | None:
             return outcomes[0].key if outcomes[0].sealed else None
 
+        others = self._other_links()
         await rewrite(self.path, step, verify, forbidden=forbidden)
+        self._replaced_links(others)
         return outcomes[0]
 
     async def change_in_place(self, edit: Edit) -> Outcome:
         """See :meth:`Target.change_in_place`; call it inside :meth:`locked`. The edit runs on
         a copy in memory; only its result is written into the file, in one transaction by
-        :func:`~vault.cli.rewrite.overwrite_auth_key` (as for a Pyrogram file), then checked."""
+        :func:`~vault.cli.rewrite.overwrite_auth_key` (as for a Pyrogram file) with the entity
+        cache sealed under the outcome's peer index (by
+        :func:`~vault.telethon.files.seal_entity_rows`, as ``encrypt_session_file`` seals
+        it), then checked."""
+        others = self._other_links()
         copy = TelethonSnapshot(self.path, self.name)
         async with edit(copy) as outcome:
-            pass
-        await asyncio.to_thread(_prepare_in_place, self.path)
-        await overwrite_auth_key(self.path, copy.stored)
+            field = await copy.auth_key()
+            await asyncio.to_thread(_prepare_in_place, self.path)
+            # Inside the edit: the peer index is wiped when its vault closes.
+            await overwrite_auth_key(self.path, field, outcome.peer_index, seal_entity_rows)
         await asyncio.to_thread(_journal_mode, self.path, "DELETE")  # Telethon's own, again
         await self._check(
             self.path,
             outcome,
             f"{self.path} did not check out after the change; restore it from a backup",
         )
+        self._shared_links(others)
         return outcome
+
+    async def seal_peers(self, unlock: dict[str, Any], *, rebind: bool) -> None:
+        """See :meth:`Target.seal_peers`: in the file itself, by
+        :func:`~vault.telethon.seal_session_entities` (the key re-sealed with the new index
+        key and the entity cache sealed in one transaction, then the file rebuilt)."""
+        if self.path.suffix != EXTENSION:
+            raise CliError(
+                Exit.REFUSED,
+                f"{self.path} does not end in {EXTENSION}, so Telethon cannot open it by name; "
+                f"rename it to end in {EXTENSION} (then use --rebind)",
+            )
+        others = self._other_links()
+        seal = functools.partial(seal_session_entities, self.path, rebind=rebind, **unlock)
+        try:
+            await asyncio.to_thread(seal)
+        except RebindNeededError:
+            raise rebind_needed(self.name) from None
+        self._shared_links(others, "the sealed entity cache")
 
     async def _check(self, path: Path, outcome: Outcome, problem: str) -> None:
         """That ``path`` opens with the outcome's credentials to its auth key and, if that is
@@ -356,13 +384,17 @@ async def export_telethon(
             session.close()
 
 
-def _store_auth_key(path: Path, stored: bytes | None) -> None:
+def _store_auth_key(path: Path, stored: bytes | None, *, clear_entities: bool = False) -> None:
     """Write the auth key field into the Telethon file ``path`` (a private copy); a
-    temporary auth key, a secret too, is emptied."""
+    temporary auth key, a secret too, is emptied. With ``clear_entities``, the tokens of a
+    sealed entity cache too, as ``decrypt_session_file`` empties them (they find nothing
+    without the index key; ids and access hashes stay)."""
     with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as conn:
         conn.execute("PRAGMA secure_delete = ON")
         conn.execute("BEGIN IMMEDIATE")
         _write_key(conn, stored)
+        if clear_entities:
+            clear_entity_table(conn)
         conn.execute("COMMIT")
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "opened",
     "opened_vault",
     "read_auth_key",
+    "rebind_needed",
     "unchanged",
     "unlocking",
 ]
@@ -82,16 +83,21 @@ async def opened_vault(
             storage = EncryptedStorage(inner, **kwargs)
             await storage.open()
     except RebindNeededError:
-        raise CliError(
-            Exit.BAD_DATA,
-            f"the encrypted auth key of session {inner.name!r} was sealed for another session "
-            "name: the file was copied or renamed (or swapped in). If you copied or renamed it "
-            "on purpose, run this command again with --rebind",
-        ) from None
+        raise rebind_needed(inner.name) from None
     try:
         yield storage
     finally:
         await storage.close()
+
+
+def rebind_needed(name: str) -> CliError:
+    """The error for a session ``name`` whose auth key was sealed for another name."""
+    return CliError(
+        Exit.BAD_DATA,
+        f"the encrypted auth key of session {name!r} was sealed for another session "
+        "name: the file was copied or renamed (or swapped in). If you copied or renamed it "
+        "on purpose, run this command again with --rebind",
+    )
 
 
 def unlocking(

@@ -32,9 +32,11 @@ from ._entity_tokens import EntityTokens, clear_entity_table, seal_entity_table
 from ._sealer import AuthKeySealer, is_plain_auth_key, new_keyset, parse_stored, unlock_keyset
 
 __all__ = [
+    "clear_entity_table",
     "decrypt_session_file",
     "encrypt_session_file",
     "scrub",
+    "seal_entity_rows",
     "seal_session_entities",
     "session_name",
     "session_path",
@@ -178,13 +180,16 @@ def seal_session_entities(
     keyring: bool | str = False,
     key: bytes | None = None,
     kdf_budget: KdfBudget = DEFAULT_KDF_BUDGET,
+    rebind: bool = False,
 ) -> bool:
     """Seal the plain entity cache of an encrypted Telethon session file (one encrypted
     with ``seal_peers=False``, or before sealing existed): its usernames, phone numbers and
     names are replaced by tokens under a new index key, sealed with the auth key, in one
     transaction; the file is then rebuilt so no plain value is left in its free pages or a
     journal. Close every client using the file first. Returns ``False`` if the cache was
-    sealed already (nothing to do).
+    sealed already (nothing to do). With ``rebind``, a key sealed for another session name
+    (a file copied or renamed on purpose) is accepted and sealed anew for this file's name, in
+    the same transaction.
 
     Raises as :func:`decrypt_session_file` does, and :class:`~vault.errors.InvalidValueError`
     if the file is not encrypted (:func:`encrypt_session_file` seals the cache too).
@@ -192,9 +197,11 @@ def seal_session_entities(
     path = session_path(name)
     with _connect(path) as conn:
         hint = "; encrypt_session_file() seals the entity cache with it"
-        stored, sealer = _unlocked(conn, path, passphrase, keyring, key, kdf_budget, hint)
+        stored, sealer = _unlocked(
+            conn, path, passphrase, keyring, key, kdf_budget, hint, rebind=rebind
+        )
         try:
-            plain = sealer.open(stored)
+            plain = sealer.open(stored, rebind=rebind)
             if sealer.index_key is not None:
                 return False
             sealer.set_index_key(new_index_key(True) or b"")
@@ -216,9 +223,17 @@ def _store_envelope(conn: sqlite3.Connection, sealer: AuthKeySealer, plain: byte
     if index_key is not None:
         index = PeerIndex(index_key)
         try:
-            seal_entity_table(conn, EntityTokens(index))
+            seal_entity_rows(conn, index)
         finally:
             index.wipe()
+
+
+def seal_entity_rows(conn: sqlite3.Connection, index: PeerIndex) -> int:
+    """Replace every username, phone number and name cached in the ``entities`` table of the
+    Telethon session file open on ``conn`` by its token under ``index``, inside the caller's
+    transaction; returns the rows sealed. Tokens as :class:`~vault.telethon.EncryptedSession`
+    stores and looks them up."""
+    return seal_entity_table(conn, EntityTokens(index))
 
 
 def _unlocked(  # noqa: PLR0917  # the public functions' arguments, passed on
@@ -229,15 +244,17 @@ def _unlocked(  # noqa: PLR0917  # the public functions' arguments, passed on
     key: bytes | None,
     kdf_budget: KdfBudget,
     hint: str = "",
+    *,
+    rebind: bool = False,
 ) -> tuple[bytes, AuthKeySealer]:
     """The envelope of the encrypted file ``path`` and its sealer, unlocked (the envelope
     not opened yet); :class:`~vault.errors.InvalidValueError` (then ``hint``) if the file
-    is not encrypted."""
+    is not encrypted; ``rebind``: one sealed for another name is accepted."""
     _check_layout(conn, path)
     stored = _read_key(conn)
     if not stored or is_plain_auth_key(stored):
         raise InvalidValueError(f"the auth key in {path} is not encrypted{hint}")
-    header = parse_stored(stored, session_name(path)).header
+    header = parse_stored(stored, session_name(path), rebind=rebind).header
     keyset = unlock_keyset(header, passphrase, keyring, key, kdf_budget)
     return stored, AuthKeySealer(keyset, session_name(path))
 
