@@ -144,6 +144,8 @@ class EncryptedStorage(KeySlotMethods, SealedFieldMethods, SealedPeerMethods, Wr
         if self._sealed is None:
             self._check_not_failed()
             self._check_open()  # raises before open() and after close()
+            if self._vault_id:  # opened, and close() has begun
+                raise StorageClosedError(f"{self!r} is closing; create a new storage object")
             raise StorageNotOpenError(f"{self!r} is not open; await open() first")
         return self._sealed
 
