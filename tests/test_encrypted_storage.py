@@ -195,6 +195,32 @@ async def test_wrong_key_changes_nothing(workdir: Path, unlock: dict[str, Any]) 
         await storage.dc_id()
 
 
+async def test_a_failed_open_is_final_and_says_to_create_a_new_object(workdir: Path) -> None:
+    """Unlike a bare storage's, a failed open() of the wrapper closed the inner storage: a
+    retry, even with a passphrase callable that now answers right, is refused with a message
+    saying what to do, asks for nothing and opens nothing; a new object opens."""
+    key = await make_session(workdir)
+    answers = iter(["wrong", PW])
+    asked: list[str] = []
+
+    def ask() -> str:
+        asked.append(answer := next(answers))
+        return answer
+
+    storage = encrypted(FileStorage("my_account", workdir=workdir), passphrase=ask)
+    with pytest.raises(WrongKeyError):
+        await storage.open()
+    assert not storage.is_open and not storage.inner.is_open
+    with pytest.raises(StorageClosedError, match=r"open\(\) failed.*create new ones.*passphrase"):
+        await storage.open()
+    assert asked == ["wrong"] and not storage.is_open
+    await storage.close()  # nothing to do, and no error
+    fresh = encrypted(FileStorage("my_account", workdir=workdir), passphrase=ask)
+    async with fresh:
+        assert await fresh.auth_key() == key
+    assert asked == ["wrong", PW]
+
+
 async def test_wrong_key_changes_nothing_in_a_custom_storage() -> None:
     server: dict[str, Any] = {}
     storage = encrypted(DictStorage("s", server))

@@ -10,7 +10,7 @@ from typing import Any
 from .crypto import keyring_slot
 from .crypto.identity import SessionIdentity
 from .crypto.kdf import KdfParams
-from .crypto.keyset import Keyset
+from .crypto.keyset import Keyset, open_keyset
 from .crypto.peer_index import INDEX_KEY_SIZE, PeerIndex
 from .crypto.rng import random_bytes
 from .crypto.sealer import AuthKeySealer, is_plain_auth_key, parse_stored
@@ -77,7 +77,7 @@ class SealedAuthKey:
         stored = await inner.auth_key()
         identity = await stored_identity(inner)
         if stored is None or (accept_plaintext and is_plain_auth_key(stored)):
-            keyset = await to_thread(Keyset.create, creds, kdf)
+            keyset = await to_thread(open_keyset, creds, kdf=kdf)
             sealer = AuthKeySealer(keyset, name, identity, index_key=new_index_key(seal_peers))
             field = cls(inner, sealer)
             if stored is not None:
@@ -86,7 +86,7 @@ class SealedAuthKey:
             return field
         # Checked before any KDF runs: a mismatch costs the caller nothing.
         header = parse_stored(stored, name, rebind=rebind, identity=identity).header
-        keyset = await to_thread(Keyset.unlock, header, creds)
+        keyset = await to_thread(open_keyset, creds, header)
         field = cls(inner, AuthKeySealer(keyset, name, identity))
         plain = field.sealer.open(stored, rebind=True)
         field._index_stored = field.sealer.index_key is not None

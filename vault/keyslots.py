@@ -73,7 +73,6 @@ class KeySlots:
         return self._keyset.uncovered()
 
     def needs_rekey(self) -> bool:
-        """See :meth:`KeySlots.needs_rekey`."""
         """Whether a passphrase slot uses other KDF parameters than the storage's ``kdf``;
         if so, :meth:`change_passphrase` (with the same passphrase) upgrades it."""
         return any(isinstance(s, PassphraseSlot) and s.kdf != self._kdf for s in self.all)
@@ -94,18 +93,15 @@ class KeySlots:
             creds.wipe()
 
     async def add_passphrase(self, passphrase: Passphrase, *, kdf: KdfParams | None = None) -> None:
-        """See :meth:`KeySlots.add_passphrase`."""
         """Add a passphrase slot (runs Argon2id once)."""
         params = kdf or self._kdf
         await self._with_passphrase(passphrase, lambda ks, pw: ks.add_passphrase(pw, params))
 
     async def add_keyring(self, service: str = keyring_slot.DEFAULT_SERVICE) -> None:
-        """See :meth:`KeySlots.add_keyring`."""
         """Add a keyring slot: a random key stored in the OS keyring under ``service``."""
         await self._change(lambda ks: ks.add_keyring(service), rotate=False)
 
     async def add_key(self, key: bytes) -> None:
-        """See :meth:`KeySlots.add_key`."""
         """Add a slot for a 32-byte raw key."""
         check_raw_key(key)
         await self._change(lambda ks: ks.add_raw_key(key), rotate=False)
@@ -113,7 +109,6 @@ class KeySlots:
     async def change_passphrase(
         self, new_passphrase: Passphrase, *, kdf: KdfParams | None = None
     ) -> None:
-        """See :meth:`KeySlots.change_passphrase`."""
         """Replace the passphrase slot that unlocked the session (or its only passphrase
         slot) by one for ``new_passphrase``, and rotate the data key."""
         indexes = [i for i, s in enumerate(self.all) if isinstance(s, PassphraseSlot)]
@@ -139,7 +134,6 @@ class KeySlots:
         await delete_keyring_entries(removed, self._keyset.vault_id)
 
     async def remove_key(self, key: bytes) -> None:
-        """See :meth:`KeySlots.remove_key`."""
         """Remove the slot that the raw ``key`` opens (see :meth:`remove`)."""
         index = self._keyset.find_raw_key(key)
         if index is None:
@@ -196,28 +190,41 @@ async def delete_keyring_entries(slots: Iterable[Slot], vault_id: bytes) -> None
 
 
 class KeySlotMethods:
-    """The slot methods :class:`~vault.EncryptedStorage` had before :class:`KeySlots`; each
-    calls the open storage's :attr:`slots`."""
+    """Mixed into a wrapper whose :meth:`_open` gives its :class:`SealedAuthKey` and that
+    sets ``_kdf`` and ``_kdf_budget``: :attr:`slots`, and the slot methods
+    :class:`~vault.EncryptedStorage` had before :class:`KeySlots` (each calls :attr:`slots`)."""
+
+    _kdf: KdfParams
+    _kdf_budget: KdfBudget
+
+    def _open(self) -> SealedAuthKey:
+        raise NotImplementedError
 
     @property
     def slots(self) -> KeySlots:
-        raise NotImplementedError
+        """The key slots of the open storage: list, add, remove, change (see KeySlots)."""
+        return KeySlots(self._open(), self._kdf, self._kdf_budget)
 
     def needs_rekey(self) -> bool:
+        """See :meth:`KeySlots.needs_rekey`."""
         return self.slots.needs_rekey()
 
     async def add_passphrase(self, passphrase: Passphrase, *, kdf: KdfParams | None = None) -> None:
+        """See :meth:`KeySlots.add_passphrase`."""
         await self.slots.add_passphrase(passphrase, kdf=kdf)
 
     async def change_passphrase(
         self, new_passphrase: Passphrase, *, kdf: KdfParams | None = None
     ) -> None:
+        """See :meth:`KeySlots.change_passphrase`."""
         await self.slots.change_passphrase(new_passphrase, kdf=kdf)
 
     async def add_keyring(self, service: str = keyring_slot.DEFAULT_SERVICE) -> None:
+        """See :meth:`KeySlots.add_keyring`."""
         await self.slots.add_keyring(service)
 
     async def add_key(self, key: bytes) -> None:
+        """See :meth:`KeySlots.add_key`."""
         await self.slots.add_key(key)
 
     async def remove_slot(self, index: int) -> None:
@@ -225,4 +232,5 @@ class KeySlotMethods:
         await self.slots.remove(index)
 
     async def remove_key(self, key: bytes) -> None:
+        """See :meth:`KeySlots.remove_key`."""
         await self.slots.remove_key(key)

@@ -8,7 +8,7 @@ from . import keyring_slot
 from .aead import KEY_SIZE
 from .envelope import MAX_SLOTS, VAULT_ID_SIZE, Envelope, Header, Purpose, seal
 from .identity import NO_IDENTITY, SessionIdentity
-from .kdf import KdfParams
+from .kdf import DEFAULT_KDF, KdfParams
 from .rng import random_bytes
 from .slots import (
     Credentials,
@@ -25,7 +25,7 @@ from .slots import (
 )
 from .wipe import wipe
 
-__all__ = ["Keyset"]
+__all__ = ["Keyset", "open_keyset"]
 
 
 class Keyset:
@@ -296,6 +296,19 @@ class Keyset:
         self._keks.clear()
         self._wiped = True
         self.drop_pending()
+
+
+def open_keyset(
+    creds: Credentials, header: Header | None = None, kdf: KdfParams = DEFAULT_KDF
+) -> Keyset:
+    """The one way vault gets a keyset: the vault of ``header`` unlocked with ``creds``
+    (spending at most their ``kdf_budget`` on Argon2id; :class:`~vault.errors.WrongKeyError`,
+    :class:`~vault.errors.KdfBudgetError`), or without ``header`` a new vault with one key slot
+    per credential (Argon2id with ``kdf`` runs once for a passphrase). ``creds`` are wiped."""
+    try:
+        return Keyset.create(creds, kdf) if header is None else Keyset.unlock(header, creds)
+    finally:
+        creds.wipe()
 
 
 def _service(keyring: bool | str) -> str:

@@ -22,7 +22,7 @@ from ..session_string import (
 )
 from .envelope import MAX_ENVELOPE_SIZE, Envelope, Purpose, parse
 from .kdf import DEFAULT_KDF, DEFAULT_KDF_BUDGET, KdfBudget, KdfParams, Passphrase
-from .keyset import Keyset
+from .keyset import Keyset, open_keyset
 from .slots import Credentials
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "encrypt_session_string",
     "is_encrypted_string",
     "open_session",
+    "open_string",
     "parse_any_string",
     "parse_encrypted_string",
     "seal_session",
@@ -95,6 +96,22 @@ def open_session(keyset: Keyset, envelope: Envelope) -> SessionData:
     return unpack_session(keyset.open(envelope, Purpose.SESSION_STRING))
 
 
+def open_string(
+    data: Envelope | SessionData, creds: Credentials, kdf: KdfParams = DEFAULT_KDF
+) -> tuple[Keyset, SessionData]:
+    """The vault and session data of a parsed session string (see :func:`parse_any_string`):
+    an encrypted one's vault unlocked with ``creds`` and its envelope opened, or a plain one's
+    data and a new vault for it (see :func:`~vault.crypto.keyset.open_keyset`)."""
+    if not isinstance(data, Envelope):
+        return open_keyset(creds, kdf=kdf), data
+    keyset = open_keyset(creds, data.header)
+    try:
+        return keyset, open_session(keyset, data)
+    except BaseException:
+        keyset.wipe()
+        raise
+
+
 def encrypt_session_string(
     session_string: str,
     *,
@@ -110,11 +127,7 @@ def encrypt_session_string(
     needs a matching ``kdf_budget`` to decrypt it.
     """
     data = decode_session_string(session_string)
-    creds = Credentials.from_args(passphrase=passphrase, key=key)
-    try:
-        keyset = Keyset.create(creds, kdf)
-    finally:
-        creds.wipe()
+    keyset = open_keyset(Credentials.from_args(passphrase=passphrase, key=key), kdf=kdf)
     try:
         return seal_session(keyset, data)
     finally:
@@ -139,14 +152,9 @@ def decrypt_session_string(
     :class:`~vault.errors.KdfBudgetError` is raised if nothing else opened it.
     """
     envelope = parse_encrypted_string(encrypted)
-    creds = Credentials.from_args(
-        passphrase=passphrase, keyring=keyring, key=key, kdf_budget=kdf_budget
-    )
+    creds = Credentials.from_args(passphrase, keyring, key, kdf_budget)
+    keyset, data = open_string(envelope, creds)
     try:
-        keyset = Keyset.unlock(envelope.header, creds)
-    finally:
-        creds.wipe()
-    try:
-        return encode_session_string(open_session(keyset, envelope))
+        return encode_session_string(data)
     finally:
         keyset.wipe()

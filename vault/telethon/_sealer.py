@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..crypto import keyring_slot
 from ..crypto.envelope import Envelope, Header, Purpose, parse
 from ..crypto.kdf import DEFAULT_KDF_BUDGET, KdfBudget, KdfParams, Passphrase
-from ..crypto.keyset import Keyset
+from ..crypto.keyset import Keyset, open_keyset
 from ..crypto.sealer import AuthKeySealer, is_plain_auth_key, parse_stored
 from ..crypto.slots import Credentials, KeyringSlot
 from ..crypto.wipe import wipe
@@ -47,11 +47,7 @@ def new_keyset(
 ) -> Keyset:
     """A new vault with one key slot per credential given (Argon2id runs once for a
     passphrase); a keyring slot's key is stored in the keyring now."""
-    creds = Credentials.from_args(passphrase, keyring, key)
-    try:
-        keyset = Keyset.create(creds, kdf)
-    finally:
-        creds.wipe()
+    keyset = open_keyset(Credentials.from_args(passphrase, keyring, key), kdf=kdf)
     store_pending_keyring(keyset)
     return keyset
 
@@ -74,11 +70,7 @@ def unlock_keyset(
 ) -> Keyset:
     """The vault of ``header``, unlocked spending at most ``kdf_budget`` on Argon2id;
     :class:`~vault.errors.WrongKeyError`, :class:`~vault.errors.KdfBudgetError`."""
-    creds = Credentials.from_args(passphrase, keyring, key, kdf_budget)
-    try:
-        return Keyset.unlock(header, creds)
-    finally:
-        creds.wipe()
+    return open_keyset(Credentials.from_args(passphrase, keyring, key, kdf_budget), header)
 
 
 def delete_keyring_entries(keyset: Keyset) -> None:
