@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -11,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -260,3 +262,30 @@ def assert_sealed(doc: dict[str, Any], key: bytes) -> None:
     assert stored != key and len(stored) != 256
     assert is_envelope(stored)
     assert key not in stored and key.hex().encode() not in stored
+
+
+@contextlib.contextmanager
+def ext4(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    """A fresh 64 MiB ext4 image mounted through a loop device: ``(image, mount point)``;
+    unmounted after the block. Skipped where mounting is not permitted, but never in CI,
+    which runs as root on a machine that allows it."""
+    image, mount = tmp_path / "fs.img", tmp_path / "mnt"
+    mount.mkdir()
+    with image.open("wb") as f:
+        f.truncate(64 * 1024 * 1024)
+    made = subprocess.run(["mkfs.ext4", "-q", str(image)], capture_output=True, check=False)
+    mounted = made.returncode == 0 and (
+        subprocess.run(
+            ["mount", "-o", "loop", str(image), str(mount)], capture_output=True, check=False
+        ).returncode
+        == 0
+    )
+    if not mounted:
+        reason = "cannot make and loop-mount an ext4 image here (needs root and mkfs.ext4)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}; CI must run this test")
+        pytest.skip(reason)
+    try:
+        yield image, mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)

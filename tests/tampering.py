@@ -123,3 +123,13 @@ def passphrase_costs_offset(envelope: bytes) -> int:
             return at + 3 + 16
         at += 3 + size
     raise AssertionError("the envelope has no passphrase slot")
+
+
+def leave_stale_copy(path: Path, table: str = "sessions") -> None:
+    """Leave a copy of ``table``'s rows in free pages of the database ``path``, as an earlier
+    rewrite may: a table that held them, dropped by a SQLite built without secure_delete
+    (Debian's zeroes freed pages)."""
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("PRAGMA secure_delete = OFF")
+        conn.execute(f"CREATE TABLE stale_{table} AS SELECT * FROM {table}")
+        conn.execute(f"DROP TABLE stale_{table}")

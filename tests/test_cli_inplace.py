@@ -5,18 +5,16 @@ left alone."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from vault.crypto.envelope import is_envelope
 
-from .cli_helpers import CHEAP, client_fixture, error_lines, open_auth_key, run_cli
+from .cli_helpers import CHEAP, client_fixture, error_lines, ext4, open_auth_key, run_cli
 from .tampering import stored_auth_key
 
 PASSPHRASE = "in place, please"
@@ -28,33 +26,6 @@ def pwfile(tmp_path: Path) -> Path:
     path = tmp_path / "pw.txt"
     path.write_text(PASSPHRASE)
     return path
-
-
-@contextlib.contextmanager
-def ext4(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
-    """A fresh 64 MiB ext4 image mounted through a loop device: ``(image, mount point)``;
-    unmounted after the block. Skipped where mounting is not permitted, but never in CI,
-    which runs as root on a machine that allows it."""
-    image, mount = tmp_path / "fs.img", tmp_path / "mnt"
-    mount.mkdir()
-    with image.open("wb") as f:
-        f.truncate(64 * 1024 * 1024)
-    made = subprocess.run(["mkfs.ext4", "-q", str(image)], capture_output=True, check=False)
-    mounted = made.returncode == 0 and (
-        subprocess.run(
-            ["mount", "-o", "loop", str(image), str(mount)], capture_output=True, check=False
-        ).returncode
-        == 0
-    )
-    if not mounted:
-        reason = "cannot make and loop-mount an ext4 image here (needs root and mkfs.ext4)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}; CI must run this test")
-        pytest.skip(reason)
-    try:
-        yield image, mount
-    finally:
-        subprocess.run(["umount", str(mount)], check=True)
 
 
 def _pieces_found(data: bytes, key: bytes) -> int:

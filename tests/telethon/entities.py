@@ -118,10 +118,6 @@ def plaintext_with_entities(name: Path) -> Path:
     fill(session)
     session.close()
     path = Path(f"{name}.session")
-    with sqlite3.connect(path) as conn:
-        conn.execute("PRAGMA secure_delete = OFF")
-        conn.execute("CREATE TABLE old_entities AS SELECT * FROM entities")
-        conn.execute("DROP TABLE old_entities")
-    conn.close()
+    leave_stale_copy(path, "entities")
     leave_stale_copy(path)
     return path

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,8 @@ from telethon.sessions import SQLiteSession, StringSession
 
 from vault.crypto import CHEAP_KDF
 from vault.telethon import EncryptedSession
+
+from ..tampering import leave_stale_copy
 
 PASSPHRASE = "telethon test passphrase"
 AUTH_KEY = os.urandom(256)
@@ -52,16 +53,6 @@ def plaintext_file(name: Path, auth_key: bytes = AUTH_KEY) -> Path:
     leave_stale_copy(path)
     assert path.read_bytes().count(auth_key) == 2, "the stale copy was not made"
     return path
-
-
-def leave_stale_copy(path: Path) -> None:
-    """Leave a copy of the session row in a free page, as an earlier rewrite may: a table that
-    held it, dropped by a SQLite built without secure_delete (Debian's zeroes freed pages)."""
-    with sqlite3.connect(path) as conn:
-        conn.execute("PRAGMA secure_delete = OFF")
-        conn.execute("CREATE TABLE old_sessions AS SELECT * FROM sessions")
-        conn.execute("DROP TABLE old_sessions")
-    conn.close()
 
 
 def plaintext_string(auth_key: bytes = AUTH_KEY) -> str:

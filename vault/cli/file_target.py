@@ -1,7 +1,8 @@
 """A session file as a :class:`~vault.cli.target.Target`.
 
-Encrypting changes the file itself (:meth:`FileTarget.change_in_place`), so the plaintext auth
-key is overwritten where it was rather than left in the blocks of a replaced file. Other changes
+Encrypting and sealing the peer cache change the file itself (:meth:`FileTarget.change_in_place`),
+so the plaintext auth key and the plain cached values are overwritten where they were rather
+than left in the blocks of a replaced file. Other changes
 never touch the file before they are finished: :func:`~vault.cli.rewrite.rewrite` builds a
 verified copy next to it and atomically renames it over the file. Either way the session's lock
 keeps running clients out. A new file (``import``) is built as a copy too and linked into place
@@ -24,7 +25,7 @@ from .atomic import link_new, remove_with_side_files, scan_for, temp_path
 from .commands import warn
 from .exits import CliError, Exit
 from .installed_client import client_facts, client_lines
-from .peer_cache import seal_cached_rows
+from .peer_cache import clear_cached_tokens
 from .rewrite import overwrite_auth_key, rewrite
 from .sessionfile import SCHEMA_NAMES, SessionFile, Snapshot, session_name
 from .target import CACHE_TABLES, Target
@@ -96,16 +97,16 @@ class FileTarget(LockedFile[Snapshot]):
         return Snapshot(self.path)
 
     async def seal_peers(self, unlock: dict[str, Any], *, rebind: bool) -> None:
-        """See :meth:`Target.seal_peers`: in the verified copy :meth:`change` makes."""
+        """See :meth:`Target.seal_peers`: in the file itself, as :meth:`change_in_place`
+        seals the cache with the auth key (so the plain values are not left in the blocks of
+        a replaced file)."""
 
         async def change(storage: EncryptedStorage) -> dict[str, Any]:
             await storage.seal_peer_cache()
-            index, inner = storage.peer_index, storage.inner
-            if index is not None and isinstance(inner, SessionFile):
-                await asyncio.to_thread(seal_cached_rows, inner.database, index)
             return unlock
 
-        await self.change(editing(unlocking(unlock, rebind=rebind), change))
+        edit = editing(unlocking(unlock, rebind=rebind), change)
+        await self._in_place(edit, "the sealed peer cache")
 
     async def change(self, edit: Edit) -> Outcome:
         """See :meth:`Target.change`; call it inside :meth:`locked`. The plaintext auth key
@@ -116,6 +117,9 @@ class FileTarget(LockedFile[Snapshot]):
         async def step(temp: Path) -> None:
             async with edit(SessionFile(temp, self.name)) as outcome:
                 outcomes.append(outcome)
+            if not outcome.sealed and outcome.peer_index is not None:
+                # Decrypted from a sealed cache: its tokens find nothing without the index key.
+                await asyncio.to_thread(clear_cached_tokens, temp)
 
         async def verify(temp: Path) -> None:
             await check_same_key(temp, self.name, outcomes[0].key, **outcomes[0].check)
@@ -139,6 +143,9 @@ class FileTarget(LockedFile[Snapshot]):
         the same transaction; a crash leaves the old or the new session), and the result
         checked: the same auth key, and the plaintext key nowhere in the file if it is now
         sealed."""
+        return await self._in_place(edit, "the encrypted session")
+
+    async def _in_place(self, edit: Edit, what: str) -> Outcome:
         others = self._other_links()
         copy = Snapshot(self.path, self.name)
         async with edit(copy) as outcome:
@@ -158,7 +165,7 @@ class FileTarget(LockedFile[Snapshot]):
                 f"the plaintext auth key was still found in {self.path} after encrypting it "
                 "(please report this)",
             )
-        self._shared_links(others)
+        self._shared_links(others, what)
         return outcome
 
     async def create(self, edit: Edit) -> Outcome:

@@ -22,6 +22,8 @@ from .peer_cache import seal_rows
 
 __all__ = ["RowSealer", "Step", "copy_database", "overwrite_auth_key", "rewrite"]
 
+#: Free pages zeroed per blob (a blob may not exceed SQLite's length limit).
+_SCRUB_PAGES = 4096
 #: A step on the temporary copy, given its path.
 Step = Callable[[Path], Awaitable[None]]
 #: Seals the cached rows of a session file inside the transaction held on the connection.
@@ -69,7 +71,8 @@ async def overwrite_auth_key(
     """Store ``value`` in the auth key field of the session file ``path`` itself, overwriting
     the old value where it lies: ``secure_delete`` zeroes its freed bytes, and the write goes
     through the write-ahead log (a rollback journal would keep a copy of the old page in a
-    deleted file), which is then checkpointed and truncated. With ``peer_index``, ``seal``
+    deleted file), which is then checkpointed and truncated; the file's free pages are zeroed in
+    the same transaction. With ``peer_index``, ``seal``
     replaces the cached usernames and phone numbers (a Pyrogram-family file's, by default) by
     their tokens the same way. One transaction: a crash leaves the old or the new session.
     Call it while holding :func:`~vault.cli.atomic.locked`."""
@@ -94,6 +97,7 @@ def _overwrite(
             conn.execute("UPDATE sessions SET auth_key = ?", (value,))
             if peer_index is not None:
                 seal(conn, peer_index)
+            _zero_free_pages(conn)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -102,6 +106,22 @@ def _overwrite(
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         conn.close()
+
+
+def _zero_free_pages(conn: sqlite3.Connection) -> None:
+    """Overwrite the free pages of the database with zeros, in the caller's transaction: a
+    page freed while ``secure_delete`` was off (by the client's own SQLite, say) may still
+    hold an old value. A table of zero-filled blobs takes every free page, and dropping it
+    frees them again, zeroed; the file keeps its size, so no block of it is released."""
+    free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+    if not free:
+        return
+    page = conn.execute("PRAGMA page_size").fetchone()[0]
+    conn.execute("CREATE TABLE session_vault_scrub (b BLOB)")
+    for at in range(0, free, _SCRUB_PAGES):
+        size = min(_SCRUB_PAGES, free - at) * page
+        conn.execute("INSERT INTO session_vault_scrub VALUES (zeroblob(?))", (size,))
+    conn.execute("DROP TABLE session_vault_scrub")
 
 
 def copy_database(source: Path, target: Path) -> None:
