@@ -1,4 +1,4 @@
-"""``python -m bench [--quick] [--rounds N] [--out docs/benchmarks.md]``."""
+"""``python -m bench [--quick] [--rounds N] [--only TEXT] [--out docs/benchmarks.md]``."""
 
 from __future__ import annotations
 
@@ -45,12 +45,18 @@ def main() -> None:
         help="the Markdown file to write, the chart beside it (default: docs/benchmarks.md; "
         "with --quick, a temporary directory, so a smoke run never replaces the real table)",
     )
+    parser.add_argument(
+        "--only", metavar="TEXT", help="run only the workloads whose name holds TEXT"
+    )
     parser.add_argument("--no-rss", action="store_true", help="skip the memory measurement")
     parser.add_argument("--no-mongo", action="store_true", help="skip MongoStorage")
     args = parser.parse_args()
     sizes = QUICK if args.quick else Sizes()
     rounds = 1 if args.quick else args.rounds
-    results = Results(contenders(), all_workloads(sizes), rounds, args.quick)
+    workloads = [w for w in all_workloads(sizes) if args.only is None or args.only in w.name]
+    if not workloads:
+        parser.error(f"no workload name holds {args.only!r}")
+    results = Results(contenders(), workloads, rounds, args.quick)
     with tempfile.TemporaryDirectory(prefix="vault-bench-") as scratch:
         asyncio.run(_run_all(results, Path(scratch)))
     if not args.no_rss:

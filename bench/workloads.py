@@ -42,6 +42,10 @@ class Sizes:
     open_peers: int = 10_000
     cycles: int = 10
     strings: int = 200
+    #: Calls of each accessor (auth_key, dc_id, user_id) a sample.
+    accessor_calls: int = 20_000
+    #: Peers in the file whose close() is timed.
+    close_peers: int = 100_000
 
 
 QUICK = Sizes(
@@ -57,6 +61,8 @@ QUICK = Sizes(
     open_peers=50,
     cycles=2,
     strings=3,
+    accessor_calls=50,
+    close_peers=200,
 )
 
 
@@ -269,6 +275,49 @@ def open_close(sizes: Sizes, *, kdf: bool = True) -> Workload:
     return Workload(name, run, "cycle")
 
 
+def accessors(sizes: Sizes) -> Workload:
+    """``auth_key()``, ``dc_id()`` and ``user_id()`` read in turn, as a client reads them."""
+
+    async def run(c: Contender, workdir: Path) -> Sample | None:
+        if c.peers_only:
+            return None
+        s = await _open(c, workdir)
+        try:
+            await _logged_in(s)
+            async with timed(3 * sizes.accessor_calls) as t:
+                for _ in range(sizes.accessor_calls):
+                    await s.auth_key()
+                    await s.dc_id()
+                    await s.user_id()
+        finally:
+            await s.close()
+        assert t.sample is not None
+        return t.sample
+
+    return Workload("accessors (auth_key, dc_id, user_id)", run, "call")
+
+
+def close_big(sizes: Sizes) -> Workload:
+    """One ``close()`` of a session holding ``close_peers`` peers, saved before."""
+    peers = make_peers(sizes.close_peers)
+
+    async def run(c: Contender, workdir: Path) -> Sample | None:
+        if c.peers_only:
+            return None
+        s = await _open(c, workdir)
+        try:
+            await _logged_in(s)
+            await s.update_peers(peers)
+            await s.save()
+        finally:
+            async with timed(1) as t:
+                await s.close()
+        assert t.sample is not None
+        return t.sample
+
+    return Workload(f"close() of {_k(sizes.close_peers)} peers", run, "close")
+
+
 def argon2id_run(sizes: Sizes) -> Workload:
     """One Argon2id derivation with vault's default parameters, for the open() budget."""
 
@@ -361,7 +410,9 @@ def all_workloads(sizes: Sizes) -> list[Workload]:
         found += [lookups(sizes, by, hot=False), lookups(sizes, by, hot=True)]
     found += [
         state_churn(sizes),
+        accessors(sizes),
         open_close(sizes),
+        close_big(sizes),
         open_close(sizes, kdf=False),
         argon2id_run(sizes),
         export_strings(sizes),
