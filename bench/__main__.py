@@ -70,7 +70,7 @@ def main() -> None:
         print("  memory: done", file=sys.stderr)
     if not args.no_mongo:
         peers = 200 if args.quick else 10_000
-        results.mongo = asyncio.run(mongo.run(peers, rounds))
+        results.mongo_server, results.mongo = asyncio.run(mongo.run(peers, rounds))
     out = args.out
     if out is None:
         out = Path(tempfile.mkdtemp(prefix="vault-bench-")) if args.quick else Path("docs")

@@ -10,6 +10,7 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import mongo
 from .contenders import Contender
 from .workloads import Sample, Workload
 
@@ -35,7 +36,8 @@ class Results:
     #: contender -> (before_kib, peak_kib) medians
     rss: dict[str, tuple[int, int]] = field(default_factory=dict)
     rss_peers: int = 0
-    mongo: list[tuple[str, float, float]] = field(default_factory=list)
+    mongo: list[mongo.Row] = field(default_factory=list)
+    mongo_server: str = ""
 
     def per_op(self, workload: str, contender: str) -> float | None:
         """Median seconds per op, or None where the workload does not apply."""
@@ -198,16 +200,20 @@ def write_markdown(results: Results, path: Path, chart: Path | None) -> None:
     if results.mongo:
         out += [
             "",
-            "## vault MongoStorage (nx-27017 emulation, reported apart)",
+            "## MongoStorage: vault against Pyrofork",
             "",
-            "Against `nx-27017`, a MongoDB wire-protocol server on SQLite started on 127.0.0.1: "
-            "an emulation, so these say nothing about a real MongoDB.",
+            f"On {results.mongo_server}, through pymongo's `AsyncMongoClient` for every "
+            "contender; each writes the peers in one call, then looks each one up once in "
+            "random order.",
             "",
-            "| workload | median per op | longest stall |",
-            "| --- | ---: | ---: |",
+            "| workload | contender | median per op | vs Pyrofork | longest stall |",
+            "| --- | --- | ---: | ---: | ---: |",
         ]
-        for name, per_op, stall in results.mongo:
-            out.append(f"| {name} | {_time(per_op)} | {_time(stall)} |")
+        theirs = {w: per_op for w, c, per_op, _ in results.mongo if c == mongo.PYROFORK}
+        for name, contender, per_op, stall in results.mongo:
+            rival = theirs.get(name)
+            ratio = "—" if contender == mongo.PYROFORK or not rival else f"{rival / per_op:.2f}x"
+            out.append(f"| {name} | {contender} | {_time(per_op)} | {ratio} | {_time(stall)} |")
     out += _targets(results)
     notes = _kept_notes(path)
     path.write_text("\n".join(out) + "\n" + ("\n" + notes if notes else ""))
@@ -252,8 +258,17 @@ def _targets(results: Results) -> list[str]:
         for c in ("vault File", "vault Memory")
         if (r := results.ratio(w.name, c, rivals[c])) is not None and r < 1.0
     ]
-    rows.append(("close() of a big session, vault >= 1.0x Pyrofork", "; ".join(closing)))
+    if any(w.name.startswith("close()") for w in results.workloads):
+        rows.append(("close() of a big session, vault >= 1.0x Pyrofork", "; ".join(closing)))
     rows += _accessor_target(results) + _sealed_target(results)
+    theirs = {w: per_op for w, c, per_op, _ in results.mongo if c == mongo.PYROFORK}
+    behind = [
+        f"{w} {c} {theirs[w] / per_op:.2f}x"
+        for w, c, per_op, _ in results.mongo
+        if c != mongo.PYROFORK and w in theirs and per_op > theirs[w]
+    ]
+    if results.mongo:
+        rows.append(("vault MongoStorage >= 1.0x Pyrofork's", "; ".join(behind)))
     costly = [
         f"{w.name} {o * 100:+.1f}%"
         for w in results.workloads
