@@ -1,9 +1,10 @@
-"""``python -m bench [--quick] [--rounds N] [--only TEXT] [--out docs/benchmarks.md]``."""
+"""``python -m bench [--quick] [--rounds N] [--only TEXT] [--large] [--out FILE]``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import gc
 import shutil
 import statistics
@@ -14,13 +15,13 @@ from pathlib import Path
 from . import mongo, rss
 from .contenders import contenders, memory_contenders
 from .report import Results, write_chart, write_markdown
-from .workloads import QUICK, Sizes, all_workloads
+from .workloads import QUICK, Sizes, all_workloads, scaling_points
 
 
 async def _run_all(results: Results, scratch: Path) -> None:
     order = results.contenders
     for w in results.workloads:
-        for r in range(results.rounds):
+        for r in range(max(results.rounds, w.min_rounds)):
             # Alternate: each round starts with another contender.
             shift = r % len(order)
             for c in order[shift:] + order[:shift]:
@@ -48,15 +49,21 @@ def main() -> None:
     parser.add_argument(
         "--only", metavar="TEXT", help="run only the workloads whose name holds TEXT"
     )
+    parser.add_argument(
+        "--large", action="store_true", help="also look peers up in a cache of 1,000,000"
+    )
     parser.add_argument("--no-rss", action="store_true", help="skip the memory measurement")
     parser.add_argument("--no-mongo", action="store_true", help="skip MongoStorage")
     args = parser.parse_args()
     sizes = QUICK if args.quick else Sizes()
+    if args.large:
+        sizes = dataclasses.replace(sizes, scaling=(*sizes.scaling, 1_000_000))
     rounds = 1 if args.quick else args.rounds
     workloads = [w for w in all_workloads(sizes) if args.only is None or args.only in w.name]
     if not workloads:
         parser.error(f"no workload name holds {args.only!r}")
     results = Results(contenders(), workloads, rounds, args.quick)
+    results.scaling = scaling_points(sizes)
     with tempfile.TemporaryDirectory(prefix="vault-bench-") as scratch:
         asyncio.run(_run_all(results, Path(scratch)))
     if not args.no_rss:

@@ -38,6 +38,8 @@ class Results:
     rss_peers: int = 0
     mongo: list[mongo.Row] = field(default_factory=list)
     mongo_server: str = ""
+    #: lookup key -> the cold lookup workloads' (cache size, name), smallest first
+    scaling: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
 
     def per_op(self, workload: str, contender: str) -> float | None:
         """Median seconds per op, or None where the workload does not apply."""
@@ -110,8 +112,10 @@ def write_markdown(results: Results, path: Path, chart: Path | None) -> None:
         "Written by `python -m bench`"
         + (" --quick (smoke sizes)" if results.quick else "")
         + "; do not edit by hand. Every figure comes from one run on one machine, with the "
-        f"contenders alternating within each of {results.rounds} round(s); times are medians "
-        "per operation, ratios are throughput ratios from the same run (above 1x means faster).",
+        f"contenders alternating within each of {results.rounds} round(s)"
+        + _more_rounds(results)
+        + "; times are medians per operation, ratios are throughput ratios from the same run "
+        "(above 1x means faster).",
         "",
         f"- machine: {_cpu()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
         f"- Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
@@ -260,7 +264,7 @@ def _targets(results: Results) -> list[str]:
     ]
     if any(w.name.startswith("close()") for w in results.workloads):
         rows.append(("close() of a big session, vault >= 1.0x Pyrofork", "; ".join(closing)))
-    rows += _accessor_target(results) + _sealed_target(results)
+    rows += _accessor_target(results) + _sealed_target(results) + _scaling_target(results)
     theirs = {w: per_op for w, c, per_op, _ in results.mongo if c == mongo.PYROFORK}
     behind = [
         f"{w} {c} {theirs[w] / per_op:.2f}x"
@@ -300,6 +304,38 @@ def _targets(results: Results) -> list[str]:
     out = ["", "## Targets in this run", "", "| target | met | where not |", "| --- | --- | --- |"]
     out += [f"| {t} | {'no' if miss else 'yes'} | {miss or '—'} |" for t, miss in rows]
     return out
+
+
+def _more_rounds(results: Results) -> str:
+    """The workloads run more rounds than the others, for their longest stall's spread."""
+    more = [w for w in results.workloads if w.min_rounds > results.rounds]
+    if not more:
+        return ""
+    names = ", ".join(f"*{w.name}*" for w in more)
+    return f" ({names}: {max(w.min_rounds for w in more)} rounds, for the spread of their stalls)"
+
+
+def _scaling_target(results: Results) -> list[tuple[str, str]]:
+    """vault's cold lookups grow from the smallest cache to the largest no faster than its
+    rival's (the per-lookup time's growth factor)."""
+    rivals = {c.name: c.rival for c in results.contenders}
+    missed, spans = [], set()
+    for by, points in results.scaling.items():
+        (small, first), (large, last) = points[0], points[-1]
+        spans.add(f"{small:,} to {large:,}")
+
+        def growth(contender: str, first: str = first, last: str = last) -> float | None:
+            a, b = results.per_op(first, contender), results.per_op(last, contender)
+            return None if a is None or b is None else b / a
+
+        for c in ("vault File", "vault Memory"):
+            mine, theirs = growth(c), growth(rivals[c])
+            if mine is not None and theirs is not None and mine > theirs:
+                missed.append(f"by {by} {c} x{mine:.2f} ({rivals[c]} x{theirs:.2f})")
+    if not spans:
+        return []
+    name = f"cold lookups grow no faster than Pyrofork's, {', '.join(sorted(spans))} peers"
+    return [(name, "; ".join(missed))]
 
 
 def _accessor_target(results: Results) -> list[tuple[str, str]]:

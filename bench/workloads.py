@@ -7,7 +7,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,12 @@ class Sizes:
     strings: int = 200
     #: Calls of each accessor (auth_key, dc_id, user_id) a sample.
     accessor_calls: int = 20_000
+    #: Other cache sizes the cold lookups run at (``--large`` adds 1,000,000), at most
+    #: ``scaling_lookups`` distinct peers each.
+    scaling: tuple[int, ...] = (1_000,)
+    scaling_lookups: int = 10_000
+    #: Rounds at least of the workloads whose longest stall has a target.
+    stall_rounds: int = 10
     #: Peers in the file whose close() is timed.
     close_peers: int = 100_000
 
@@ -62,6 +68,9 @@ QUICK = Sizes(
     cycles=2,
     strings=3,
     accessor_calls=50,
+    scaling=(50,),
+    scaling_lookups=50,
+    stall_rounds=1,
     close_peers=200,
 )
 
@@ -94,6 +103,8 @@ class Workload:
     #: ``run(contender, workdir)`` -> a sample, or None where the workload does not apply.
     run: Callable[[Contender, Path], Awaitable[Sample | None]]
     unit: str = "op"
+    #: Rounds at least, whatever ``--rounds`` says.
+    min_rounds: int = 1
 
 
 async def _open(c: Contender, workdir: Path, name: str = "bench") -> Any:
@@ -141,8 +152,11 @@ def small_batches(count: int, sizes: Sizes) -> Workload:
         assert t.sample is not None
         return t.sample
 
-    name = f"update_peers {count} a call x {sizes.small_calls:,}, then save()"
-    return Workload(name, run, "call")
+    return Workload(_small_batch_name(count, sizes), run, "call")
+
+
+def _small_batch_name(count: int, sizes: Sizes) -> str:
+    return f"update_peers {count} a call x {sizes.small_calls:,}, then save()"
 
 
 def client_updates(sizes: Sizes) -> Workload:
@@ -169,10 +183,14 @@ def client_updates(sizes: Sizes) -> Workload:
     return Workload("client updates (3 peers, 1 username, update_state)", run, "update")
 
 
-def lookups(sizes: Sizes, by: str, hot: bool) -> Workload:
-    peers = make_peers(sizes.lookup_peers)
+def lookups(sizes: Sizes, by: str, hot: bool, cached: int | None = None) -> Workload:
+    """Lookups in a cache of ``lookup_peers`` peers, or of ``cached`` (a scaling point: cold,
+    at most ``scaling_lookups`` distinct peers)."""
+    peers = make_peers(sizes.lookup_peers if cached is None else cached)
     column = {"id": 0, "username": 3, "phone": 4}[by]
     keys: list[Any] = shuffle([p[column] for p in peers if p[column] is not None])
+    if cached is not None:
+        keys = keys[: sizes.scaling_lookups]
     if hot:
         few = keys[: sizes.hot_keys]
         keys = (few * (sizes.hot_lookups // len(few) + 1))[: sizes.hot_lookups]
@@ -200,7 +218,21 @@ def lookups(sizes: Sizes, by: str, hot: bool) -> Workload:
         return t.sample
 
     kind = "hot" if hot else "cold"
-    return Workload(f"lookup by {by} ({kind})", run, "lookup")
+    return Workload(f"lookup by {by} ({kind}){scaling_suffix(cached)}", run, "lookup")
+
+
+def scaling_suffix(cached: int | None) -> str:
+    """How a scaling point's lookup workloads are named after the main ones."""
+    return "" if cached is None else f", {_k(cached)} peers"
+
+
+def scaling_points(sizes: Sizes) -> dict[str, list[tuple[int, str]]]:
+    """For each lookup key, the cold lookup workloads' ``(cache size, name)``, smallest first."""
+    points = [(sizes.lookup_peers, None), *((n, n) for n in sizes.scaling)]
+    return {
+        by: sorted((n, f"lookup by {by} (cold){scaling_suffix(c)}") for n, c in points)
+        for by in ("id", "username", "phone")
+    }
 
 
 def _state_row(i: int) -> tuple[int, int, int, int, int]:
@@ -405,9 +437,13 @@ def import_strings(sizes: Sizes, *, plain: bool = False) -> Workload:
 def all_workloads(sizes: Sizes) -> list[Workload]:
     found: list[Workload] = [update_peers(n, sizes) for n in sizes.writes]
     found += [small_batches(n, sizes) for n in sizes.small_batches]
+    # The longest stall has a target in the biggest write and in one-row calls.
+    stalls = {found[len(sizes.writes) - 1].name, _small_batch_name(1, sizes)}
+    found = [replace(w, min_rounds=sizes.stall_rounds) if w.name in stalls else w for w in found]
     found.append(client_updates(sizes))
     for by in ("id", "username", "phone"):
         found += [lookups(sizes, by, hot=False), lookups(sizes, by, hot=True)]
+        found += [lookups(sizes, by, hot=False, cached=n) for n in sizes.scaling]
     found += [
         state_churn(sizes),
         accessors(sizes),
