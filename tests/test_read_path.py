@@ -149,6 +149,22 @@ async def test_a_failed_update_leaves_nothing_behind(storage: SQLiteStorage) -> 
     assert (await storage.get_peer_by_id(9)).access_hash == 9
 
 
+@pytest.mark.parametrize(
+    "row",
+    [(2**70, 1, "user", "big_id", None), (5, 1, "user", ["not", "text"], None)],
+    ids=["int past 64 bits", "list"],
+)
+async def test_a_value_sqlite_cannot_store_is_an_invalid_value(
+    storage: SQLiteStorage, row: tuple[Any, ...]
+) -> None:
+    with pytest.raises(InvalidValueError, match="cannot store"):
+        await storage.update_peers([user(1, 1), row])  # type: ignore[list-item]
+    with pytest.raises(KeyError):
+        await storage.get_peer_by_id(1)
+    await storage.update_peers([user(1, 1)])
+    assert (await storage.get_peer_by_id(1)).access_hash == 1
+
+
 async def test_checkpoint_is_not_held_up_by_the_reader(tmp_path: Path) -> None:
     s = FileStorage("wal", workdir=tmp_path)
     await s.open()

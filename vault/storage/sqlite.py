@@ -30,7 +30,7 @@ from .schema import (
     layout_named,
     open_statements,
 )
-from .sqlite_errors import open_failure, read_failure, write_failure
+from .sqlite_errors import UNBINDABLE, open_failure, read_failure, write_failure
 from .update_states import UpdateStateLike, as_states
 from .values import UNSET, StateRow, Unset
 
@@ -257,7 +257,7 @@ class SQLiteStorage(FieldStorage):
         async with self._writer() as db:
             try:
                 await db.run(_purge_journal)
-            except sqlite3.Error as error:
+            except (sqlite3.Error, *UNBINDABLE) as error:
                 raise write_failure(error) from None
 
     # --- plumbing ----------------------------------------------------------------------------
@@ -354,7 +354,7 @@ class SQLiteStorage(FieldStorage):
                 except BaseException:
                     await db.run(_rollback)
                     raise
-            except sqlite3.Error as error:
+            except (sqlite3.Error, *UNBINDABLE) as error:
                 raise write_failure(error) from None
 
     async def _commit(self, *steps: Step) -> None:
@@ -372,7 +372,7 @@ class SQLiteStorage(FieldStorage):
             async with self._writer():
                 pending = self._take_pending()
                 await db.run(functools.partial(_apply_after, pending, steps, name=self.name))
-        except sqlite3.Error as error:
+        except (sqlite3.Error, *UNBINDABLE) as error:
             raise write_failure(error) from None
 
     def _reading(self) -> sqlite3.Cursor | None:

@@ -16,7 +16,7 @@ from ..errors import (
     StorageWriteError,
 )
 
-__all__ = ["open_failure", "read_failure", "write_failure"]
+__all__ = ["UNBINDABLE", "open_failure", "read_failure", "write_failure"]
 
 _WRITE_FAILURES = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_READONLY", "SQLITE_CANTOPEN")
 
@@ -37,8 +37,17 @@ def _name(error: BaseException) -> str:
     return str(name)
 
 
-def write_failure(error: sqlite3.Error) -> StorageError:
+#: What sqlite3 raises for a value it cannot bind: an int past 64 bits, a list, a dict.
+UNBINDABLE = (OverflowError, sqlite3.InterfaceError, sqlite3.ProgrammingError)
+
+
+def write_failure(error: sqlite3.Error | OverflowError) -> StorageError:
     """The vault error for a failed write transaction (which SQLite rolled back)."""
+    if isinstance(error, UNBINDABLE):
+        return InvalidValueError(
+            "a value given is one SQLite cannot store (an integer outside 64 bits, or not a "
+            "number, text, bytes or None); nothing was changed. Check what was passed"
+        )
     name = _name(error)
     if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
         return SessionInUseError(
