@@ -180,7 +180,7 @@ async def test_a_write_that_fails_keeps_the_peer_cache_written_before_it(
     file_storage: FileStorage,
 ) -> None:
     await file_storage.update_peers([(1, 2, "user", None, None)])
-    with pytest.raises(OverflowError):
+    with pytest.raises(InvalidValueError):
         await file_storage.update_state((5, 2**70, 0, 0, 0))  # no SQLite integer
     assert (await file_storage.get_peer_by_id(1)).access_hash == 2
     assert await file_storage.update_state() == []
