@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import bson
 import pytest
 
 from vault import EncryptedStorage
@@ -20,64 +19,23 @@ from vault.crypto import CHEAP_KDF
 from vault.crypto.peer_index import PeerIndex, normalise_phone, normalise_username
 from vault.errors import StorageClosedError
 from vault.peers import PeerRow
-from vault.storage import FileStorage, MongoStorage, Storage
+from vault.storage import FileStorage, MongoStorage
 
+from .peer_cache_helpers import (
+    COUNT,
+    PLAIN_USERNAME,
+    check_lookups,
+    mongo_documents,
+    phone,
+    plain_values_in,
+    username,
+    write_peers,
+)
 from .servers import MongoClients
 
 PW, NEW_PW = "peer cache passphrase", "another peer cache passphrase"
 RAW_KEY = os.urandom(32)
 AUTH_KEY = os.urandom(256)
-COUNT = 10_000
-#: Every username starts with this (any case), every phone number with these digits: a plain
-#: copy of any of them shows up in a byte scan, and no token (lower-case hex) can match.
-USER_PREFIX, PHONE_PREFIX = "VaultUser", "999555777"
-PLAIN_USERNAME = re.compile(USER_PREFIX.encode(), re.IGNORECASE)
-PLAIN_PHONE = re.compile(PHONE_PREFIX.encode())
-
-
-def username(i: int) -> str:
-    return f"{USER_PREFIX}{i:05d}"
-
-
-def alias(i: int) -> str:
-    return f"{USER_PREFIX}Alias{i:05d}"
-
-
-def phone(i: int) -> str:
-    return f"{PHONE_PREFIX}{i:05d}"
-
-
-async def write_peers(storage: Storage, count: int = COUNT) -> None:
-    """Pyrofork-style five-field rows and usernames, then Kurigram-style rows and lists."""
-    half = count // 2
-    await storage.update_peers(
-        [(i, i * 3, "user", username(i), phone(i)) for i in range(1, half + 1)]
-    )
-    await storage.update_usernames(
-        [row for i in range(1, half + 1) for row in ((i, username(i)), (i, alias(i)))]
-    )
-    await storage.update_peers([(i, i * 3, "user", phone(i)) for i in range(half + 1, count + 1)])
-    await storage.update_usernames(
-        [(i, [username(i), None, alias(i)]) for i in range(half + 1, count + 1)]
-    )
-
-
-async def check_lookups(storage: Storage, ids: tuple[int, ...] = (1, 4999, 5001, COUNT)) -> None:
-    """Each peer is found by every form a client may look it up by."""
-    for i in ids:
-        for name in (username(i), username(i).lower(), "@" + username(i).upper(), alias(i)):
-            assert (await storage.get_peer_by_username(name)).user_id == i
-        for number in (phone(i), "+" + phone(i)):
-            assert (await storage.get_peer_by_phone_number(number)).access_hash == i * 3
-    with pytest.raises(KeyError):
-        await storage.get_peer_by_username(username(COUNT + 1))
-    with pytest.raises(KeyError):
-        await storage.get_peer_by_phone_number(phone(COUNT + 1))
-
-
-def plain_values_in(data: bytes) -> list[bytes]:
-    found = PLAIN_USERNAME.findall(data) + PLAIN_PHONE.findall(data)
-    return found[:5]
 
 
 def scan_files(workdir: Path) -> dict[str, list[bytes]]:
@@ -120,16 +78,6 @@ async def test_the_scan_finds_plain_values(tmp_path: Path) -> None:
     assert found and all(PLAIN_USERNAME.search(b"".join(v)) for v in found.values())
 
 
-async def mongo_documents(clients: MongoClients, name: str) -> bytes:
-    client = clients.connect("pymongo")
-    database = client[name]
-    docs = []
-    for collection in await database.list_collection_names():
-        async for doc in database[collection].find({}):
-            docs.append(bson.encode(doc))
-    return b"".join(docs)
-
-
 async def test_no_plain_value_in_mongodb_documents(mongo_clients: MongoClients) -> None:
     name = f"{mongo_clients.prefix}sealed"
     inner = MongoStorage(name, mongo_clients.connect("pymongo"))
@@ -141,7 +89,7 @@ async def test_no_plain_value_in_mongodb_documents(mongo_clients: MongoClients) 
         await check_lookups(storage)
     finally:
         await storage.close()
-    data = await mongo_documents(mongo_clients, name)
+    data = await mongo_documents(mongo_clients.connect("pymongo"), name)
     assert len(data) > COUNT * 40  # the documents are there...
     assert plain_values_in(data) == []  # ...with no plain value in them
     reopened = EncryptedStorage(

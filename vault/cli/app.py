@@ -445,12 +445,14 @@ def _slot_commands(commands: Subparsers) -> None:
         commands,
         "seal-peers",
         _seal_peers,
-        "seal the peer cache of encrypted session files",
-        "Replace the usernames and phone numbers cached in encrypted session files by keyed "
-        "tokens (lookups keep working; sessions made or encrypted by this version already "
-        "are). A verified copy atomically replaces each file, as for decrypt: nothing plain "
-        "is left in the new file, its WAL or free pages. A Telethon file's entity cache "
-        "(names too) is sealed in the file itself, in one transaction, then the file rebuilt.",
+        "seal the peer cache of encrypted sessions",
+        "Replace the usernames and phone numbers cached in encrypted sessions by keyed tokens "
+        "(lookups keep working; sessions made or encrypted by this version already are). A "
+        "session file is sealed in place, in one transaction that also zeroes its free "
+        "pages: nothing plain is left in the file, its WAL or free pages. A Telethon file's "
+        "entity cache (names too) is sealed in the file itself, in one transaction, then the "
+        "file rebuilt. A MongoDB session is sealed in steps: if one is stopped, lookups keep "
+        "working and running the command again finishes it.",
     )
     p.add_argument("paths", nargs="*", metavar="PATH", help="encrypted session files")
     add_credential_options(p)

@@ -83,6 +83,9 @@ async def encrypt(target: AnyTarget, creds: Credentials) -> str:
     """Encrypt the plaintext auth key of a session."""
     with target.locked():
         view = await target.view()
+        if view.sealing_unfinished:
+            await target.finish_sealing()
+            return f"{target} was already encrypted; sealed the rest of its peer cache"
         if view.encrypted:
             return f"skipped {target}: already encrypted (use `passwd` to change its passphrase)"
         if not view.has_auth_key:
@@ -91,9 +94,8 @@ async def encrypt(target: AnyTarget, creds: Credentials) -> str:
             )
         new = creds.new_kwargs()
         # In place: a changed copy would leave the plaintext key in the replaced file's blocks.
-        # A session file's peer cache is sealed in the same transaction (Outcome.peer_index).
-        opener = migrating({**new, "seal_peers": target.seals_stored_peers})
-        outcome = await target.change_in_place(editing(opener, unchanged(new)))
+        # The stored peer cache is sealed with it, under Outcome.peer_index.
+        outcome = await target.change_in_place(editing(migrating(new), unchanged(new)))
     return (
         f"encrypted {target} ({slot_summary(outcome.slots)}); in your code, open it with "
         f"{target.vault_code}({target.storage_code}, {_unlock_code(outcome.slots)})"
@@ -115,17 +117,15 @@ def _unlock_code(slots: tuple[Slot, ...]) -> str:
 async def seal_peers(target: AnyTarget, creds: Credentials, *, rebind: bool = False) -> str:
     """Seal the peer cache of an encrypted session: give it an index key and replace every
     stored username and phone number (and, in a Telethon file, name) by its token."""
-    if not target.seals_stored_peers:
-        raise CliError(
-            Exit.REFUSED,
-            f"seal-peers works on session files; {target} is not one (its cache stays plain)",
-        )
     with target.locked():
         view = await target.view()
         _require_encrypted(target, view)
         if view.peers_sealed:
             return f"skipped {target}: its peer cache is already sealed"
-        await target.seal_peers(creds.unlock_kwargs(), rebind=rebind)
+        if view.sealing_unfinished:
+            await target.finish_sealing()
+        else:
+            await target.seal_peers(creds.unlock_kwargs(), rebind=rebind)
     return f"sealed the peer cache of {target}: {target.cached_values} are now tokens"
 
 

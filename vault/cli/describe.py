@@ -53,6 +53,7 @@ def info_facts(view: SessionView) -> dict[str, Any]:
         "encryption": _encryption_facts(view.header),
         "has_auth_key": view.has_auth_key,
         "peers_sealed": view.peers_sealed,
+        "peers_sealing_unfinished": view.sealing_unfinished,
         **view.fields,
         **view.counts,
     }
@@ -65,6 +66,8 @@ def _yes_no(value: object) -> str:
 def _peer_cache(facts: dict[str, Any], values: str) -> str:
     if facts["peers_sealed"]:
         return f"sealed ({values} stored as tokens)"
+    if facts["peers_sealing_unfinished"]:
+        return "being sealed (a seal-peers was stopped: run it again to finish)"
     return f"plain ({values} readable)"
 
 

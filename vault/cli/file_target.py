@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..encrypted import EncryptedStorage
 from ..storage import Storage
 from . import atomic
 from .atomic import link_new, remove_with_side_files, scan_for, temp_path
@@ -29,7 +28,15 @@ from .peer_cache import clear_cached_tokens
 from .rewrite import overwrite_auth_key, rewrite
 from .sessionfile import SCHEMA_NAMES, SessionFile, Snapshot, session_name
 from .target import CACHE_TABLES, Target
-from .vaults import Edit, Outcome, check_same_key, editing, read_auth_key, unlocking
+from .vaults import (
+    Edit,
+    Outcome,
+    check_same_key,
+    editing,
+    read_auth_key,
+    sealing_cache,
+    unlocking,
+)
 
 __all__ = ["FileTarget", "LockedFile"]
 
@@ -41,8 +48,6 @@ class LockedFile(Target[SnapshotT]):
     refuses a symbolic link and a file another process has open, takes the clients' lock and
     makes the file owner-only (:func:`~vault.cli.atomic.locked`); the hard links to the file
     are counted and reported after a change."""
-
-    seals_stored_peers = True
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -100,12 +105,7 @@ class FileTarget(LockedFile[Snapshot]):
         """See :meth:`Target.seal_peers`: in the file itself, as :meth:`change_in_place`
         seals the cache with the auth key (so the plain values are not left in the blocks of
         a replaced file)."""
-
-        async def change(storage: EncryptedStorage) -> dict[str, Any]:
-            await storage.seal_peer_cache()
-            return unlock
-
-        edit = editing(unlocking(unlock, rebind=rebind), change)
+        edit = editing(unlocking(unlock, rebind=rebind), sealing_cache(unlock))
         await self._in_place(edit, "the sealed peer cache")
 
     async def change(self, edit: Edit) -> Outcome:

@@ -2,11 +2,13 @@
 and a session as a :class:`~vault.cli.target.Target`. The driver is imported only when a
 command names a MongoDB session.
 
-A server has no atomic file replace, so every change is one update of the session document's
-``auth_key`` field (the server applies it whole or not at all), made while holding the
-session's lease. The result is then read back from the server and opened with the new
+A server has no atomic file replace, so every change of the key is one update of the session
+document's ``auth_key`` field (the server applies it whole or not at all), made while holding
+the session's lease. The result is then read back from the server and opened with the new
 credentials; only then is success reported. If it does not open, the previous value is put
-back. A crash at any moment leaves the old value or the new one, each usable.
+back. A crash at any moment leaves the old value or the new one, each usable. Sealing the
+stored peer cache takes more documents than one: it is done in steps around that update
+(:mod:`vault.storage._mongo_seal`), each safe to repeat, so a rerun finishes it.
 
 The layouts are those of :class:`~vault.storage.MongoStorage` (see ``docs/mongo.md``): by
 default a database named after the session with its document at ``_id`` 0; with
@@ -28,7 +30,7 @@ from ..storage._values import checked
 from .exits import CliError, Exit
 from .mongo_options import read_uri, translated
 from .target import CACHE_TABLES, SESSION_FIELDS, Target
-from .vaults import Edit, Outcome, read_auth_key
+from .vaults import Edit, Outcome, opened, read_auth_key
 
 if TYPE_CHECKING:
     from ..storage.mongo import MongoStorage
@@ -158,29 +160,73 @@ class MongoTarget(Target[MongoSnapshot]):
         return await self.sessions.snapshot(self.name)
 
     def locked(self) -> contextlib.AbstractContextManager[None]:
-        """Driver errors translated; the lease is taken by :meth:`change`."""
+        """Driver errors translated; the lease is taken by each change itself."""
         return self.sessions.translated()
 
     async def change(self, edit: Edit) -> Outcome:
         """See :meth:`Target.change`: the result is read back from the server while the lease
-        is still held; if it does not give the same auth key, the previous value is put back."""
+        is still held; if it does not give the same auth key, the previous value is put back.
+        A session just decrypted from a sealed cache has its tokens emptied."""
+        from ..storage import _mongo_seal  # noqa: PLC0415 - needs the driver
+
         with self.sessions.translated():
             previous = (await self.sessions.document(self.name)).get("auth_key")
             inner = self.sessions.storage(self.name)
             async with edit(inner) as outcome:
-                try:
-                    snapshot = await self.snapshot()
-                    same = (await read_auth_key(snapshot, **outcome.check) or b"") == outcome.key
-                except Exception:
-                    same = False
-                if not same:
-                    await inner.auth_key(previous)
-                    raise CliError(
-                        Exit.INTERNAL,
-                        f"the changed {self.label} did not give back the same auth key; its "
-                        "previous value was put back (please report this)",
-                    )
+                await self._check(outcome, inner, previous)
+                if not outcome.sealed and outcome.peer_index is not None:
+                    await _mongo_seal.clear_tokens(inner)
             return outcome
+
+    async def change_in_place(self, edit: Edit) -> Outcome:
+        """See :meth:`Target.change_in_place`. Holding the lease, the edit runs on an
+        in-memory copy of the session document; then the stored cache is sealed under the
+        outcome's peer index in the steps of :mod:`vault.storage._mongo_seal`, around the one
+        update of the auth key field (checked as :meth:`change` checks it). A crash at any
+        moment leaves a session whose lookups work; a rerun finishes the sealing."""
+        from ..storage import _mongo_seal  # noqa: PLC0415 - needs the driver
+
+        with self.sessions.translated():
+            async with opened(self.sessions.storage(self.name)) as inner:
+                copy = await self.snapshot()
+                previous = copy.document.get("auth_key")
+                async with edit(copy) as outcome:
+                    index = outcome.peer_index  # wiped when the edit's vault closes
+                    if index is not None:
+                        await _mongo_seal.stage(inner, index)
+                    await inner.auth_key(await copy.auth_key())
+                    await self._check(outcome, inner, previous)
+                await _mongo_seal.finish(inner)
+            return outcome
+
+    async def finish_sealing(self) -> None:
+        from ..storage import _mongo_seal  # noqa: PLC0415 - needs the driver
+
+        with self.sessions.translated():
+            async with opened(self.sessions.storage(self.name)) as inner:
+                await _mongo_seal.finish(inner)
+
+    def _sealing_started(self, snapshot: MongoSnapshot) -> bool:
+        from ..storage.mongo import sealing_state  # noqa: PLC0415 - needs the driver
+
+        return sealing_state(snapshot.document) is not None
+
+    async def _check(self, outcome: Outcome, inner: MongoStorage, previous: Any) -> None:
+        """Read the changed session back from the server: unless it gives the outcome's auth
+        key, put ``previous`` back in its auth key field and fail."""
+        try:
+            same = (await read_auth_key(await self.snapshot(), **outcome.check) or b"") == (
+                outcome.key
+            )
+        except Exception:
+            same = False
+        if not same:
+            await inner.auth_key(previous)
+            raise CliError(
+                Exit.INTERNAL,
+                f"the changed {self.label} did not give back the same auth key; its "
+                "previous value was put back (please report this)",
+            )
 
     async def _place(self, snapshot: MongoSnapshot) -> dict[str, Any]:
         lease = snapshot.document.get("lease")

@@ -22,7 +22,7 @@ from ..crypto.sealer import holds_index_key
 from ..errors import CorruptedError
 from ..session_string import SessionData
 from ..storage import Storage
-from .vaults import Edit, Outcome, opened
+from .vaults import Edit, Outcome, editing, opened, sealing_cache, unlocking
 
 __all__ = [
     "CACHE_TABLES",
@@ -56,6 +56,9 @@ class SessionView:
     counts: dict[str, int]  # keyed as CACHE_TABLES
     #: Whether the peer cache stores tokens in place of usernames and phone numbers.
     peers_sealed: bool = False
+    #: Whether a command sealing the stored cache was stopped after storing the index key;
+    #: :meth:`Target.finish_sealing` ends its work (``peers_sealed`` is False until then).
+    sealing_unfinished: bool = False
 
     @property
     def encrypted(self) -> bool:
@@ -75,8 +78,6 @@ class Target(abc.ABC, Generic[SnapshotT]):
     storage_code: str
     #: The class Python code wraps :attr:`storage_code` in to open the session encrypted.
     vault_code: str = "EncryptedStorage"
-    #: Whether the commands seal the peer rows this kind of target stores (session files).
-    seals_stored_peers: bool = False
     #: What a sealed peer cache of this kind of target stores as tokens (as ``info`` says).
     cached_values: str = "usernames and phone numbers"
 
@@ -109,10 +110,21 @@ class Target(abc.ABC, Generic[SnapshotT]):
 
     async def seal_peers(self, unlock: dict[str, Any], *, rebind: bool) -> None:
         """Give the peer cache of the encrypted session an index key and replace every cached
-        value :attr:`cached_values` names by its token; call it inside :meth:`locked`, on a
-        target that :attr:`seals_stored_peers`. ``unlock``: the unlocking options; ``rebind``:
-        see :func:`~.vaults.unlocking`. A crash leaves the old or the new session."""
-        raise NotImplementedError(f"{type(self).__name__} keeps no peer rows to seal")
+        value :attr:`cached_values` names by its token; call it inside :meth:`locked`.
+        ``unlock``: the unlocking options; ``rebind``: see :func:`~.vaults.unlocking`. A
+        crash leaves the session's lookups working (and, where the medium can, the old or the
+        new session)."""
+        edit = editing(unlocking(unlock, rebind=rebind), sealing_cache(unlock))
+        await self.change_in_place(edit)
+
+    async def finish_sealing(self) -> None:
+        """End the work of a sealing stopped after it stored the index key
+        (:attr:`SessionView.sealing_unfinished`); it needs no secret. Call it inside
+        :meth:`locked`. Only a target whose seal takes more than one write has such a state."""
+
+    def _sealing_started(self, snapshot: SnapshotT) -> bool:
+        """Whether the session records a sealing of its stored cache in progress."""
+        return False
 
     @abc.abstractmethod
     async def _place(self, snapshot: SnapshotT) -> dict[str, Any]:
@@ -133,13 +145,15 @@ class Target(abc.ABC, Generic[SnapshotT]):
         snapshot.expects_envelopes = True  # classified here, never handed on as a key
         async with opened(snapshot):
             stored = await snapshot.auth_key()
+            sealed, started = _peers_sealed(stored), self._sealing_started(snapshot)
             return SessionView(
                 place=await self._place(snapshot),
                 header=stored_header(stored, self.label),
                 has_auth_key=stored is not None,
                 fields={field: await getattr(snapshot, field)() for field in INFO_FIELDS},
                 counts=await self._counts(snapshot),
-                peers_sealed=_peers_sealed(stored),
+                peers_sealed=sealed and not started,
+                sealing_unfinished=sealed and started,
             )
 
 

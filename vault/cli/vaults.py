@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..crypto.peer_index import PeerIndex
 from ..crypto.slots import Slot
@@ -29,6 +29,7 @@ __all__ = [
     "opened_vault",
     "read_auth_key",
     "rebind_needed",
+    "sealing_cache",
     "unchanged",
     "unlocking",
 ]
@@ -59,8 +60,11 @@ Opener = Callable[[Storage], AbstractAsyncContextManager[EncryptedStorage]]
 Change = Callable[[EncryptedStorage], Awaitable[dict[str, Any]]]
 
 
+StorageT = TypeVar("StorageT", bound=Storage)
+
+
 @asynccontextmanager
-async def opened(storage: Storage) -> AsyncIterator[Storage]:
+async def opened(storage: StorageT) -> AsyncIterator[StorageT]:
     """``storage``, opened for the ``async with`` block and closed after it."""
     await storage.open()
     try:
@@ -122,6 +126,16 @@ def unchanged(check: dict[str, Any]) -> Change:
 
     async def change(storage: EncryptedStorage) -> dict[str, Any]:
         return check
+
+    return change
+
+
+def sealing_cache(unlock: dict[str, Any]) -> Change:
+    """Gives the vault's plain peer cache an index key; ``unlock`` opens the result."""
+
+    async def change(storage: EncryptedStorage) -> dict[str, Any]:
+        await storage.seal_peer_cache()
+        return unlock
 
     return change
 

@@ -12,6 +12,13 @@ import sys
 from collections.abc import Iterable
 from typing import Any, Final
 
+try:
+    from pymongo import DeleteMany, UpdateOne
+except ImportError:  # pragma: no cover - every async driver installs pymongo
+    raise ImportError(
+        "MongoStorage needs an async MongoDB driver: pip install 'session-vault[mongo]'"
+    ) from None
+
 from ..errors import (
     SessionInUseError,
     UnsupportedDriverError,
@@ -21,13 +28,6 @@ from . import _mongo_log
 from ._values import checked
 from .fields import FieldStorage
 from .values import UNSET, StateRow, Unset
-
-try:
-    from pymongo import DeleteMany, UpdateOne
-except ImportError:  # pragma: no cover - every async driver installs pymongo
-    raise ImportError(
-        "MongoStorage needs an async MongoDB driver: pip install 'session-vault[mongo]'"
-    ) from None
 
 __all__ = ["MongoStorage"]
 
@@ -62,6 +62,11 @@ _NEW_SESSION: Final = {
 }
 _BOOL_FIELDS: Final = frozenset({"test_mode", "is_bot"})
 _PEER_FIELDS: Final = {"_id": 1, "id": 1, "access_hash": 1, "type": 1, "last_update_on": 1}
+# A sealing of the stored peer cache in progress (see _mongo_seal): the session document's
+# field marking it, and the peer document fields holding the tokens set aside meanwhile.
+SEALING: Final = "peers_sealing"
+STAGED_USERNAME: Final = "sealing_username"
+STAGED_PHONE: Final = "sealing_phone_number"
 
 
 def _find_class(module: str, name: str) -> type | None:
@@ -151,6 +156,7 @@ class MongoStorage(FieldStorage):
         self._heartbeat: asyncio.Task[None] | None = None
         self._lease_lost = False
         self._lease_expires = 0.0  # when our lease runs out unless renewed
+        self._sealing = False  # a sealing of the stored peer cache is unfinished (_mongo_seal)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, database={self.database_name!r})"
@@ -185,6 +191,8 @@ class MongoStorage(FieldStorage):
             upsert=True,
         )
         await self._create_indexes()
+        document = await self._session.find_one({"_id": self._session_id}, {SEALING: 1})
+        self._sealing = sealing_state(document or {}) is not None
         if self._lease:
             await self._take_lease()
             self._heartbeat = asyncio.create_task(self._beat(), name=f"lease of {self.name}")
@@ -345,6 +353,17 @@ class MongoStorage(FieldStorage):
         sort = [("last_update_on", -1)] if latest else None
         return await self._peers.find_one({**self._scope, **query}, _PEER_FIELDS, sort=sort)
 
+    async def _find_peer_by(
+        self, field: str, staged: str, value: str, *, latest: bool = False
+    ) -> Any:
+        """The peer whose ``field`` is ``value``; while a sealing of the stored cache is
+        unfinished, also one whose token is still staged in ``staged`` (unindexed: this
+        lasts until the command that seals the cache is run to its end)."""
+        doc = await self._find_peer({field: value}, latest=latest)
+        if doc is None and self._sealing:
+            doc = await self._find_peer({staged: value}, latest=latest)
+        return doc
+
     def _input_peer(self, doc: dict[str, Any]) -> Any:
         peer_id, access_hash = self._natural(doc, "id"), doc["access_hash"]
         return get_input_peer(int(peer_id), _int(access_hash), doc["type"])
@@ -358,7 +377,7 @@ class MongoStorage(FieldStorage):
 
     async def get_peer_by_username(self, username: str) -> Any:
         self._check()
-        doc = await self._find_peer({"username": username}, latest=True)
+        doc = await self._find_peer_by("username", STAGED_USERNAME, username, latest=True)
         if doc is None:
             alias = await self._usernames.find_one({"_id": self._key(username)})
             if alias is None or self._expired(alias["last_update_on"]):
@@ -373,7 +392,7 @@ class MongoStorage(FieldStorage):
 
     async def get_peer_by_phone_number(self, phone_number: str) -> Any:
         self._check()
-        doc = await self._find_peer({"phone_number": phone_number})
+        doc = await self._find_peer_by("phone_number", STAGED_PHONE, phone_number)
         if doc is None:
             raise KeyError(f"Phone number not found: {phone_number}")
         return self._input_peer(doc)
@@ -415,6 +434,13 @@ class MongoStorage(FieldStorage):
             return _from_stored(field, checked(self.name, field, stored))
         await self._session.update_one({"_id": self._session_id}, {"$set": {field: value}})
         return None
+
+
+def sealing_state(session_document: dict[str, Any]) -> str | None:
+    """The step of a sealing of the stored peer cache that a session document records
+    (``None``: none in progress)."""
+    state = session_document.get(SEALING)
+    return state if isinstance(state, str) else None
 
 
 def _from_stored(field: str, stored: Any) -> Any:
