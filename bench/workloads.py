@@ -313,11 +313,14 @@ def accessors(sizes: Sizes) -> Workload:
     async def run(c: Contender, workdir: Path) -> Sample | None:
         if c.peers_only:
             return None
+        # Pyrofork's accessors call inspect.stack(), milliseconds each in this harness: a
+        # hundredth of the calls gives samples as long (the per-call median is compared).
+        calls = sizes.accessor_calls if c.name.startswith("vault") else sizes.accessor_calls // 100
         s = await _open(c, workdir)
         try:
             await _logged_in(s)
-            async with timed(3 * sizes.accessor_calls) as t:
-                for _ in range(sizes.accessor_calls):
+            async with timed(3 * max(1, calls)) as t:
+                for _ in range(max(1, calls)):
                     await s.auth_key()
                     await s.dc_id()
                     await s.user_id()

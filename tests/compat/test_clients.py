@@ -321,38 +321,55 @@ async def update_states(storage: EncryptedStorage) -> None:
     assert state == state_class(0, 11, 20, 30, 40)  # the client's own class
 
 
+SEALED_USERS = 10_000
+
+
+def sealed_user(i: int) -> str:
+    return f"SealedUser{i:05d}"
+
+
+def sealed_phone(i: int) -> str:
+    return f"99955577{i:05d}"
+
+
+def plain_values_in(data: bytes) -> bool:
+    """Whether ``data`` holds a username or phone number of :func:`resolve_sealed_offline`'s
+    users, in any case, with or without ``@``/``+``."""
+    return b"sealeduser" in data.lower() or b"99955577" in data
+
+
+async def resolve_sealed_offline(storage: EncryptedStorage, client: Any) -> None:
+    """The client's own ``fetch_peers`` caches :data:`SEALED_USERS` users through the open
+    ``storage``, and its ``resolve_peer`` finds them by username and phone offline."""
+    await storage.auth_key(AUTH_KEY)
+    users = [
+        raw_type("User")(
+            id=10_000_000 + i, access_hash=i, username=sealed_user(i), phone=sealed_phone(i)
+        )
+        for i in range(SEALED_USERS)
+    ]
+    await client.fetch_peers(users)
+    # Never connected: resolve_peer only checks the flag, then reads the cache (a miss
+    # would go to the network and fail the test).
+    client.is_connected = True
+    for i in (0, 4321, SEALED_USERS - 1):
+        for text in (f"@{sealed_user(i)}", sealed_user(i).lower()):
+            peer = await client.resolve_peer(text)
+            assert (peer.user_id, peer.access_hash) == (10_000_000 + i, i)
+        assert (await client.resolve_peer(f"+{sealed_phone(i)}")).user_id == 10_000_000 + i
+    await storage.save()
+
+
 async def test_client_resolves_sealed_peers_offline(tmp_path: Path) -> None:
-    """The client's own ``fetch_peers`` caches 10k users in a sealed cache, and its
-    ``resolve_peer`` finds them by username and phone offline; no username or phone number
-    (any case, with or without ``@``/``+``) is in the file, its WAL or SHM."""
+    """:func:`resolve_sealed_offline` on a session file; no username or phone number is in
+    the file, its WAL or SHM (MongoDB: test_client_mongo.py)."""
     storage = EncryptedStorage(FileStorage("sealed", workdir=tmp_path), passphrase=PASSPHRASE)
-    client = client_on(storage, "sealed", tmp_path)
     await storage.open()
     try:
-        await storage.auth_key(AUTH_KEY)
-        users = [
-            raw_type("User")(
-                id=10_000_000 + i,
-                access_hash=i,
-                username=f"SealedUser{i:05d}",
-                phone=f"99955577{i:05d}",
-            )
-            for i in range(10_000)
-        ]
-        await client.fetch_peers(users)
-        # Never connected: resolve_peer only checks the flag, then reads the cache (a miss
-        # would go to the network and fail the test).
-        client.is_connected = True
-        for i in (0, 4321, 9999):
-            for text in (f"@SealedUser{i:05d}", f"sealeduser{i:05d}"):
-                peer = await client.resolve_peer(text)
-                assert (peer.user_id, peer.access_hash) == (10_000_000 + i, i)
-            assert (await client.resolve_peer(f"+99955577{i:05d}")).user_id == 10_000_000 + i
-        await storage.save()
+        await resolve_sealed_offline(storage, client_on(storage, "sealed", tmp_path))
         files = [p for p in tmp_path.iterdir() if p.name.startswith("sealed.session")]
         assert len(files) >= 2  # the database and its WAL, scanned while open
         for path in files:
-            data = path.read_bytes()
-            assert b"sealeduser" not in data.lower() and b"99955577" not in data, path.name
+            assert not plain_values_in(path.read_bytes()), path.name
     finally:
         await storage.close()
