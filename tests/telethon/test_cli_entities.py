@@ -345,16 +345,21 @@ def _argv(step: str, path: Path) -> list[str]:
     return ["seal-peers", str(path), "--passphrase-env", "TG_PASS"]
 
 
-def _killed(argv: list[str], env: dict[str, str], delay: float) -> None:
+def _killed(argv: list[str], env: dict[str, str], delay: float | None) -> float:
+    """Run the command, SIGKILL it ``delay`` seconds after "ready" (``None``: let it end);
+    the seconds from "ready" to its end or its kill."""
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, *argv], env=env, stdout=subprocess.PIPE, text=True
     )
     assert child.stdout is not None
     assert child.stdout.readline().strip() == "ready"
-    time.sleep(delay)
-    child.send_signal(signal.SIGKILL)
+    started = time.monotonic()
+    if delay is not None:
+        time.sleep(delay)
+        child.send_signal(signal.SIGKILL)
     child.wait()
     child.stdout.close()
+    return time.monotonic() - started
 
 
 @pytest.mark.parametrize("step", ["encrypt", "seal-peers"])
@@ -370,9 +375,11 @@ def test_sigkill_leaves_the_old_file_or_the_sealed_one(
     plain_rows = stored_rows(path)
     outcomes: Counter[str] = Counter()
     rng = random.Random(15)
+    # The kills spread over the command's own run time (it drifts on a loaded machine).
+    took = _killed(_argv(step, path), env, None)
     for _ in range(KILLS):
         path.write_bytes(pristine)
-        _killed(_argv(step, path), env, rng.uniform(0, 0.04))
+        _killed(_argv(step, path), env, rng.uniform(0, 1.1 * took))
         with sqlite3.connect(path) as conn:
             assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         conn.close()
