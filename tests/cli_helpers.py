@@ -12,7 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,6 +114,37 @@ def killed_run(*args: str | Path, delay: float, env: dict[str, str] | None = Non
     time.sleep(delay)
     process.send_signal(signal.SIGKILL)
     process.wait()
+
+
+async def killed_cli(
+    argv: list[str],
+    env: dict[str, str],
+    delay: float,
+    until: Callable[[], Awaitable[bool]] | None = None,
+) -> bool:
+    """``killed_run`` for a test's event loop: start ``python -m vault ARGV`` and SIGKILL it
+    after ``delay`` seconds, or as soon as ``until()`` holds; whether it had finished first."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "vault",
+        *argv,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + delay
+    while time.monotonic() < deadline and process.returncode is None:
+        if until is not None and await until():
+            break
+        await asyncio.sleep(0.001)
+    finished = process.returncode is not None
+    with contextlib.suppress(ProcessLookupError):
+        process.kill()
+    await process.wait()
+    return finished
 
 
 def kill_moments(run_seconds: float, kills: int, seed: int) -> list[float]:

@@ -12,10 +12,6 @@ waiting, the test moves the lease's expiry into the past in the raw document: th
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import subprocess
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -28,6 +24,7 @@ from .cli_helpers import (
     assert_sealed,
     cli_env,
     kill_moments,
+    killed_cli,
     make_mongo_session,
     open_key,
     raw,
@@ -122,27 +119,6 @@ async def _age_leases(conn: Any, case: Case) -> None:
         )
 
 
-async def _killed_run(env: dict[str, str], case: Case, delay: float) -> bool:
-    """Start ``encrypt`` and SIGKILL it after ``delay`` seconds; whether it finished first."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "vault",
-        *case.argv(),
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    await asyncio.sleep(delay)
-    finished = process.returncode is not None
-    with contextlib.suppress(ProcessLookupError):
-        process.kill()
-    await process.wait()
-    return finished
-
-
 async def kill_loop(
     mongo_clients: MongoClients, layout: str, kills: int, seed: int, run: str
 ) -> Counter[str]:
@@ -182,7 +158,7 @@ async def _kill_round(
     for delay in kill_moments(max(durations), kills, seed):
         outcomes["kills made"] += 1
         await _put_back(conn, case, pristine)
-        outcomes["finished before the kill"] += await _killed_run(env, case, delay)
+        outcomes["finished before the kill"] += await killed_cli(case.argv(), env, delay)
         states, leased = {}, []
         for session in case.sessions:
             states[session] = await _state(conn, session, keys[session], pristine[session])

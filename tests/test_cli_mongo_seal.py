@@ -6,14 +6,8 @@ phone number is left in any document, lookups keep working through the library, 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
-import subprocess
-import sys
-import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -24,7 +18,7 @@ from vault.crypto.envelope import Purpose, parse
 from vault.crypto.sealer import holds_index_key
 from vault.storage import MongoStorage
 
-from .cli_helpers import CHEAP, cli_env, json_info, kill_moments, run_cli, timed_run
+from .cli_helpers import CHEAP, cli_env, json_info, kill_moments, killed_cli, run_cli, timed_run
 from .peer_cache_helpers import check_lookups, mongo_documents, plain_values_in, write_peers
 from .reliability._support import Tally
 from .servers import MongoClients
@@ -189,29 +183,6 @@ async def sealing_step(conn: Any, database: str) -> tuple[str, tuple[int, ...]]:
     return ("staged" if staged else "finishing"), staged
 
 
-async def killed_run(
-    argv: list[str], env: dict[str, str], delay: float, when: Callable[[], Awaitable[bool]]
-) -> None:
-    """Run ``argv`` and SIGKILL it after ``delay`` seconds, or as soon as ``when()`` holds."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "vault",
-        *argv,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + delay
-    while time.monotonic() < deadline and process.returncode is None and not await when():
-        await asyncio.sleep(0.001)
-    with contextlib.suppress(ProcessLookupError):
-        process.kill()
-    await process.wait()
-
-
 async def test_sigkill_during_seal_peers_keeps_lookups_working(
     mongo_clients: MongoClients, conn: Any, env: dict[str, str]
 ) -> None:
@@ -225,19 +196,16 @@ async def test_sigkill_during_seal_peers_keeps_lookups_working(
     argv = ["seal-peers", *where(name, None), "--passphrase-env", "PW"]
     steps: Counter[str] = Counter()
 
-    async def never() -> bool:
-        return False
-
     async def keyed() -> bool:
         return (await sealing_step(conn, name))[0] in ("staged", "finishing", "sealed")
 
     took = timed_run(*argv, env=env)
-    moments = [(delay, never) for delay in kill_moments(took, KILLS, seed=11)]
+    moments = [(delay, None) for delay in kill_moments(took, KILLS, seed=11)]
     for delay, when in [*moments, *[(3 * took, keyed)] * ROUNDS]:
         if when is keyed and steps["staged"]:
             break
         await restore(conn, name, pristine)
-        await killed_run(argv, env, delay, when)
+        await killed_cli(argv, env, delay, when)
         step, staged = await sealing_step(conn, name)
         steps[step] += 1
         facts = json_info(run_cli("info", "--json", *where(name, None), env=env))

@@ -196,7 +196,8 @@ class MongoTarget(Target[MongoSnapshot]):
                         await _mongo_seal.stage(inner, index)
                     await inner.auth_key(await copy.auth_key())
                     await self._check(outcome, inner, previous)
-                await _mongo_seal.finish(inner)
+                if index is not None:
+                    await _mongo_seal.finish(inner)
             return outcome
 
     async def finish_sealing(self) -> None:
